@@ -1,0 +1,376 @@
+/**
+ * EspDataplane: the userspace ESP forwarder between a TUN device and the
+ * ESP-in-UDP socket; implements IpsecBackend (dataplane/backend.ts) so IKE
+ * installs Child SAs into it.
+ *
+ * Outbound pipeline (one TUN read batch at a time):
+ *   1. TUN read batch: packets land in the TUN slab with free headroom in front.
+ *   2. SPD lookup: the Child SA whose tsRemote contains dst and tsLocal contains
+ *      src; most specific remote range first, then the newest SA (so a rekeyed
+ *      SA takes over at once: make-before-break).
+ *   3. MTU/MSS: TCP SYN MSS clamped to the tunnel; a DF packet too big for the
+ *      tunnel gets an ICMP "fragmentation needed" back into the TUN.
+ *   4. seq: the SA's next 32-bit sequence number (refuses to wrap).
+ *   5. encrypt: ESP header + IV written into the headroom, ciphertext over the
+ *      packet, trailer + ICV after it (in place; a scratch buffer otherwise).
+ *   6. UDP send: transport.sendEsp to the SA's peer (port 4500, RFC 3948).
+ *
+ * Inbound pipeline (one UDP datagram):
+ *   1. SPI lookup (Map) → Child SA; unknown SPI dropped.
+ *   2. ESP decapsulate: bounds → replay check → ICV + decrypt → replay commit
+ *      → padding/next header (dataplane/esp.ts).
+ *   3. Inbound policy check (RFC 4301 §5.2): the inner src must be inside the
+ *      SA's tsRemote and dst inside its tsLocal, else dropped ('policy').
+ *   4. MSS clamp on SYN/SYN-ACK, then written to the TUN.
+ *
+ * Overhead (outer IPv4 path MTU P, AES-GCM-16):
+ *   outer IPv4 20 + UDP 8 + ESP header 8 + IV 8 + pad 0..3 + trailer 2 + ICV 16
+ *   → inner MTU = floor((P - 60) / 4) * 4 - 2       (P = 1500 → 1438, MSS 1398)
+ * AES-CBC + HMAC-SHA-256-128: IV 16, pad 0..15 to 16-byte blocks, ICV 16
+ *   → inner MTU = floor((P - 68) / 16) * 16 - 2     (P = 1500 → 1422, MSS 1382)
+ *
+ * Supported standards: RFC 4303 (ESP, tunnel mode, 32-bit seq), RFC 3948
+ * (ESP in UDP), RFC 4106 (AES-GCM ESP), RFC 4868 (HMAC-SHA-256-128), RFC 3602
+ * (AES-CBC), RFC 6479 (anti-replay bitmap), RFC 4301 §5 (SPD/SAD processing,
+ * address selectors only), RFC 1191/792 (frag-needed), RFC 1624 (checksum update).
+ */
+import type { Logger } from 'pino';
+import type { ChildSaCounters, ChildSaInstall, IpsecBackend, UdpEndpoint } from './backend.js';
+import {
+  createInboundSa,
+  createOutboundSa,
+  decapsulate,
+  encapsulate,
+  espLength,
+  espPrefixLength,
+  NEXT_HEADER_IPV4,
+  NEXT_HEADER_NONE,
+  readSpi,
+  seqExhausted,
+  type InboundEspSa,
+  type OutboundEspSa,
+} from './esp.js';
+import { ESP_HEADER_LENGTH, ESP_TRAILER_LENGTH, type EspTransform } from './esp-cipher.js';
+import { buildFragNeeded, FRAG_NEEDED_MAX_LENGTH } from './icmp.js';
+import { ipv4DontFragment, ipv4Dst, ipv4HeaderLength, ipv4Src, ipv4ToUint32, ipv4TotalLength, ipVersion } from './ipv4.js';
+import { clampTcpMss } from './mss-clamp.js';
+import { rangesContain, smallestMatch, toNumericRanges, type NumericRange } from './selectors.js';
+import type { PacketBatch, PacketDevice } from './tun.js';
+
+const OUTER_IPV4_HEADER = 20;
+const UDP_HEADER = 8;
+const TCP_IP_HEADERS = 40;
+const MAX_PACKET = 65535;
+
+/** The ESP side of the UDP transport (dataplane/udp-transport.ts implements it). */
+export interface EspTransportLike {
+  /** Sends ESP bytes; `buf` is only borrowed for the duration of the call. */
+  sendEsp(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void;
+  /** Where received ESP datagrams (non-IKE, non-keepalive on 4500) go. */
+  setEspHandler(handler: (pkt: Buffer, remote: UdpEndpoint) => void): void;
+}
+
+export interface EspDataplaneOptions {
+  tun: PacketDevice;
+  transport: EspTransportLike;
+  log?: Logger;
+  /** MTU of the outer path the ESP-in-UDP packets take. Default 1500. */
+  mtu?: number;
+  /** Clamp TCP MSS on SYNs in both directions. Default true. */
+  clampMss?: boolean;
+  /** Source address of generated ICMP errors; default: the original packet's destination. */
+  icmpSource?: string;
+  now?: () => number;
+}
+
+/** Largest inner packet that fits a path MTU once encapsulated with `t`. */
+export function tunnelInnerMtu(pathMtu: number, t: Pick<EspTransform, 'ivLength' | 'icvLength' | 'padAlign'>): number {
+  const room = pathMtu - OUTER_IPV4_HEADER - UDP_HEADER - ESP_HEADER_LENGTH - t.ivLength - t.icvLength;
+  return Math.floor(room / t.padAlign) * t.padAlign - ESP_TRAILER_LENGTH;
+}
+
+export class SaInstallError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SaInstallError';
+  }
+}
+
+interface ChildSaEntry {
+  readonly id: string;
+  readonly connection: string;
+  readonly order: number;
+  readonly outbound: OutboundEspSa;
+  readonly inbound: InboundEspSa;
+  readonly tsLocal: NumericRange[];
+  readonly tsRemote: NumericRange[];
+  readonly peer: UdpEndpoint;
+  readonly innerMtu: number;
+  readonly maxMss: number;
+  inBytes: number;
+  inPackets: number;
+  outBytes: number;
+  outPackets: number;
+  lastInboundMs: number;
+  readonly drops: Map<string, number>;
+}
+
+function countDrop(drops: Map<string, number>, reason: string): void {
+  drops.set(reason, (drops.get(reason) ?? 0) + 1);
+}
+
+export class EspDataplane implements IpsecBackend {
+  onAcquire?: (connection: string) => void;
+
+  private readonly tun: PacketDevice;
+  private readonly transport: EspTransportLike;
+  private readonly log: Logger | undefined;
+  private readonly pathMtu: number;
+  private readonly clampMss: boolean;
+  private readonly icmpSource: number | undefined;
+  private readonly now: () => number;
+  private readonly byId = new Map<string, ChildSaEntry>();
+  private readonly bySpi = new Map<number, ChildSaEntry>();
+  /** Outbound candidates, newest last. */
+  private outboundList: ChildSaEntry[] = [];
+  private installCount = 0;
+  /** Drops not attributable to a Child SA (noRoute, unknownSpi, ...). */
+  private readonly globalDropCounts = new Map<string, number>();
+  /** For packets that cannot be encapsulated in place (too little head/tailroom). */
+  private readonly scratch = Buffer.alloc(MAX_PACKET + 128);
+  private readonly icmpBuf = Buffer.alloc(FRAG_NEEDED_MAX_LENGTH);
+
+  constructor(opts: EspDataplaneOptions) {
+    this.tun = opts.tun;
+    this.transport = opts.transport;
+    this.log = opts.log;
+    this.pathMtu = opts.mtu ?? 1500;
+    if (!Number.isInteger(this.pathMtu) || this.pathMtu < 576 || this.pathMtu > MAX_PACKET) {
+      throw new RangeError(`path MTU ${this.pathMtu} out of range 576..65535`);
+    }
+    this.clampMss = opts.clampMss ?? true;
+    this.icmpSource = opts.icmpSource === undefined ? undefined : ipv4ToUint32(opts.icmpSource);
+    this.now = opts.now ?? Date.now;
+    this.tun.onPackets((batch) => this.onTunBatch(batch));
+    this.transport.setEspHandler((pkt, remote) => this.onEsp(pkt, remote));
+  }
+
+  // ---- IpsecBackend ----
+
+  installChildSa(sa: ChildSaInstall): void {
+    const existingSpi = this.bySpi.get(sa.inbound.spi >>> 0);
+    if (existingSpi && existingSpi.id !== sa.id) {
+      throw new SaInstallError(`inbound SPI 0x${(sa.inbound.spi >>> 0).toString(16)} already used by Child SA ${existingSpi.id}`);
+    }
+    const outbound = createOutboundSa(sa.outbound, sa.outboundSeqStart ?? 1n);
+    const inbound = createInboundSa(sa.inbound);
+    const innerMtu = tunnelInnerMtu(this.pathMtu, outbound.transform);
+    const entry: ChildSaEntry = {
+      id: sa.id,
+      connection: sa.connection,
+      order: ++this.installCount,
+      outbound,
+      inbound,
+      tsLocal: toNumericRanges(sa.tsLocal),
+      tsRemote: toNumericRanges(sa.tsRemote),
+      peer: { address: sa.peer.address, port: sa.peer.port },
+      innerMtu,
+      maxMss: innerMtu - TCP_IP_HEADERS,
+      inBytes: 0,
+      inPackets: 0,
+      outBytes: 0,
+      outPackets: 0,
+      lastInboundMs: 0,
+      drops: new Map(),
+    };
+    this.removeChildSa(sa.id);
+    this.byId.set(entry.id, entry);
+    this.bySpi.set(inbound.spi, entry);
+    this.outboundList = [...this.outboundList, entry];
+    this.log?.info(
+      { id: sa.id, connection: sa.connection, spiIn: hex(inbound.spi), spiOut: hex(outbound.spi), peer: sa.peer, innerMtu },
+      'ESP Child SA installed',
+    );
+  }
+
+  removeChildSa(id: string): void {
+    const entry = this.byId.get(id);
+    if (!entry) return;
+    this.byId.delete(id);
+    if (this.bySpi.get(entry.inbound.spi) === entry) this.bySpi.delete(entry.inbound.spi);
+    this.outboundList = this.outboundList.filter((e) => e !== entry);
+    this.log?.info({ id, spiIn: hex(entry.inbound.spi), spiOut: hex(entry.outbound.spi) }, 'ESP Child SA removed');
+  }
+
+  counters(id: string): ChildSaCounters | undefined {
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    return {
+      inBytes: e.inBytes,
+      inPackets: e.inPackets,
+      outBytes: e.outBytes,
+      outPackets: e.outPackets,
+      drops: Object.fromEntries(e.drops),
+      lastInboundMs: e.lastInboundMs,
+      outboundSeq: BigInt(e.outbound.nextSeq),
+    };
+  }
+
+  /** Drops that happened before a Child SA was identified (noRoute, unknownSpi, badPacket ...). */
+  globalDrops(): Record<string, number> {
+    return Object.fromEntries(this.globalDropCounts);
+  }
+
+  /** Inner MTU of the tunnel for a Child SA (for routes / the TUN MTU). */
+  innerMtu(id: string): number | undefined {
+    return this.byId.get(id)?.innerMtu;
+  }
+
+  // ---- outbound ----
+
+  private onTunBatch(batch: PacketBatch): void {
+    const slab = batch.slab;
+    for (let i = 0; i < batch.count; i++) {
+      const off = batch.offset(i);
+      const slotStart = off - batch.headroom;
+      try {
+        this.outboundPacket(slab, off, batch.lengths[i] ?? 0, slotStart, slotStart + batch.slotSize);
+      } catch (err) {
+        countDrop(this.globalDropCounts, 'internalError');
+        this.log?.error({ err }, 'outbound packet failed');
+      }
+    }
+  }
+
+  /** Processes the packet buf[off, off+len); buf[roomStart, roomEnd) is free to write around it. */
+  private outboundPacket(buf: Buffer, off: number, len: number, roomStart: number, roomEnd: number): void {
+    if (len < 1) return;
+    if (ipVersion(buf, off) !== 4) {
+      countDrop(this.globalDropCounts, ipVersion(buf, off) === 6 ? 'ipv6Unsupported' : 'badPacket');
+      return;
+    }
+    if (ipv4HeaderLength(buf, off, len) === 0) {
+      countDrop(this.globalDropCounts, 'badPacket');
+      return;
+    }
+    const length = ipv4TotalLength(buf, off);
+    const src = ipv4Src(buf, off);
+    const dst = ipv4Dst(buf, off);
+    const entry = this.lookupOutbound(src, dst);
+    if (!entry) {
+      countDrop(this.globalDropCounts, 'noRoute');
+      return;
+    }
+    if (seqExhausted(entry.outbound)) {
+      countDrop(entry.drops, 'seqExhausted');
+      return;
+    }
+    if (length > entry.innerMtu) {
+      if (ipv4DontFragment(buf, off)) {
+        countDrop(entry.drops, 'tooBig');
+        this.sendFragNeeded(buf, off, length, entry.innerMtu);
+        return;
+      }
+      // DF clear: send anyway; the kernel fragments the outer UDP packet.
+    }
+    if (this.clampMss) clampTcpMss(buf, off, length, entry.maxMss);
+
+    const sa = entry.outbound;
+    const prefix = espPrefixLength(sa.transform);
+    const total = espLength(sa.transform, length);
+    let out: Buffer;
+    let outOffset: number;
+    if (off - prefix >= roomStart && off - prefix + total <= roomEnd) {
+      out = buf; // in place: header into the headroom, trailer + ICV into the tailroom
+      outOffset = off - prefix;
+    } else {
+      out = this.scratch;
+      outOffset = 0;
+    }
+    const n = encapsulate(sa, buf.subarray(off, off + length), out, outOffset, NEXT_HEADER_IPV4);
+    this.transport.sendEsp(out, outOffset, n, entry.peer);
+    entry.outPackets++;
+    entry.outBytes += length;
+  }
+
+  /** Most specific tsRemote match wins; among equals, the newest SA (make-before-break). */
+  private lookupOutbound(src: number, dst: number): ChildSaEntry | undefined {
+    let best: ChildSaEntry | undefined;
+    let bestSize = 0;
+    const list = this.outboundList;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i]!;
+      const size = smallestMatch(e.tsRemote, dst);
+      if (size === 0 || (best && size >= bestSize)) continue;
+      if (!rangesContain(e.tsLocal, src)) continue;
+      best = e;
+      bestSize = size;
+    }
+    return best;
+  }
+
+  private sendFragNeeded(orig: Buffer, off: number, len: number, mtu: number): void {
+    const source = this.icmpSource ?? ipv4Dst(orig, off);
+    const n = buildFragNeeded(orig, off, len, mtu, source, this.icmpBuf);
+    if (n > 0 && !this.tun.writePacket(this.icmpBuf, 0, n)) countDrop(this.globalDropCounts, 'tunFull');
+  }
+
+  // ---- inbound ----
+
+  private onEsp(pkt: Buffer, remote: UdpEndpoint): void {
+    try {
+      this.inboundPacket(pkt, remote);
+    } catch (err) {
+      countDrop(this.globalDropCounts, 'internalError');
+      this.log?.error({ err }, 'inbound ESP packet failed');
+    }
+  }
+
+  private inboundPacket(pkt: Buffer, remote: UdpEndpoint): void {
+    if (pkt.length < ESP_HEADER_LENGTH) {
+      countDrop(this.globalDropCounts, 'badLength');
+      return;
+    }
+    const entry = this.bySpi.get(readSpi(pkt, 0));
+    if (!entry) {
+      countDrop(this.globalDropCounts, 'unknownSpi');
+      return;
+    }
+    if (remote.address !== entry.peer.address) {
+      countDrop(entry.drops, 'peerMismatch');
+      return;
+    }
+    const r = decapsulate(entry.inbound, pkt, 0, pkt.length);
+    if (!r.ok) {
+      countDrop(entry.drops, r.error);
+      return;
+    }
+    entry.lastInboundMs = this.now();
+    if (r.nextHeader === NEXT_HEADER_NONE) {
+      countDrop(entry.drops, 'dummy'); // RFC 4303 §2.6: discard silently
+      return;
+    }
+    if (r.nextHeader !== NEXT_HEADER_IPV4) {
+      countDrop(entry.drops, 'ipv6Unsupported');
+      return;
+    }
+    const off = r.innerOffset;
+    if (ipv4HeaderLength(pkt, off, r.innerLength) === 0) {
+      countDrop(entry.drops, 'badInner');
+      return;
+    }
+    const length = ipv4TotalLength(pkt, off);
+    if (!rangesContain(entry.tsRemote, ipv4Src(pkt, off)) || !rangesContain(entry.tsLocal, ipv4Dst(pkt, off))) {
+      countDrop(entry.drops, 'policy');
+      return;
+    }
+    entry.inPackets++;
+    entry.inBytes += length;
+    if (this.clampMss) clampTcpMss(pkt, off, length, entry.maxMss);
+    if (!this.tun.writePacket(pkt, off, length)) countDrop(entry.drops, 'tunFull');
+  }
+}
+
+function hex(spi: number): string {
+  return `0x${(spi >>> 0).toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,207 @@
+/**
+ * TUN device wrapper around the vgw_tun N-API addon (dataplane/tun/tun_addon.c).
+ *
+ * Receive: the addon reads every ready packet (up to `batchSize`) into one
+ * preallocated slab and calls back once per batch. Packet i lives at
+ * `batch.slab[batch.offset(i), batch.offset(i) + batch.lengths[i])`; the
+ * `headroom` bytes before it are free for the ESP header (like wireguard-go's
+ * readBatch(bufs, sizes, offset)). The slab is reused: consume or copy the
+ * packets before the callback returns.
+ */
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+/** The native binding, as exported by tun_addon.c. */
+interface TunAddon {
+  open(name: string, multiQueue?: boolean): { fd: number; name: string };
+  start(
+    fd: number,
+    slab: ArrayBuffer,
+    slotSize: number,
+    headroom: number,
+    maxBatch: number,
+    lengths: Uint32Array,
+    cb: (count: number, errno: number) => void,
+  ): void;
+  stop(fd: number): void;
+  close(fd: number): void;
+  write(fd: number, buf: Uint8Array, offset: number, length: number): boolean;
+  writeBatch(fd: number, bufs: Uint8Array[], offsets: Uint32Array, lengths: Uint32Array): number;
+}
+
+/** One callback's worth of packets, all in the shared slab. */
+export interface PacketBatch {
+  readonly count: number;
+  readonly slab: Buffer;
+  /** lengths[i] for i < count is the length of packet i. */
+  readonly lengths: Uint32Array;
+  /** Bytes free in front of every packet (for in-place encapsulation). */
+  readonly headroom: number;
+  readonly slotSize: number;
+  /** Start of packet i in `slab`. */
+  offset(i: number): number;
+}
+
+/** The TUN surface the forwarder needs; tests inject an in-memory one (dataplane/testing.ts). */
+export interface PacketDevice {
+  readonly name: string;
+  readonly headroom: number;
+  onPackets(cb: (batch: PacketBatch) => void): void;
+  writePacket(buf: Buffer, offset: number, length: number): boolean;
+  close(): void;
+}
+
+export interface TunOpenOptions {
+  multiQueue?: boolean;
+  /** Largest packet the device delivers (its MTU). Default 1500. */
+  mtu?: number;
+  /** Free bytes in front of each received packet. Default 64. */
+  headroom?: number;
+  /** Max packets per callback. Default 64. */
+  batchSize?: number;
+  /** Spare room after each packet (ESP trailer + ICV). Default 64. */
+  tailroom?: number;
+}
+
+export class TunError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly errno: number,
+  ) {
+    super(message);
+    this.name = 'TunError';
+  }
+}
+
+let addon: TunAddon | undefined;
+
+/** Loads build/Release/vgw_tun.node (built by `node-gyp rebuild`, i.e. `npm ci`). */
+export function loadTunAddon(): TunAddon {
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  // Source lives in dataplane/, compiled JS in dist/dataplane/: try both roots.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const candidates = [
+    path.resolve(here, '../build/Release/vgw_tun.node'),
+    path.resolve(here, '../../build/Release/vgw_tun.node'),
+  ];
+  let lastError: unknown;
+  for (const candidate of candidates) {
+    try {
+      addon = require(candidate) as TunAddon;
+      return addon;
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new TunError(
+    `vgw_tun addon not built (run \`npm ci\` or \`npx node-gyp rebuild\`): ${String(lastError)}`,
+    'ENOADDON',
+    0,
+  );
+}
+
+function toTunError(err: unknown, what: string): TunError {
+  if (err instanceof Error) {
+    const e = err as Error & { code?: string; errno?: number };
+    return new TunError(`${what}: ${e.message}`, e.code ?? 'EIO', e.errno ?? 0);
+  }
+  return new TunError(`${what}: ${String(err)}`, 'EIO', 0);
+}
+
+export class TunDevice implements PacketDevice {
+  readonly headroom: number;
+  readonly slotSize: number;
+  readonly batchSize: number;
+  private readonly slab: Buffer;
+  private readonly lengths: Uint32Array;
+  private readonly batchOffsets: Uint32Array;
+  private readonly batchLengths: Uint32Array;
+  private started = false;
+  private closed = false;
+  /** Receive errors reported by the addon (errno → count). */
+  readonly readErrors = new Map<number, number>();
+
+  private constructor(
+    private readonly native: TunAddon,
+    readonly fd: number,
+    readonly name: string,
+    opts: Required<Pick<TunOpenOptions, 'mtu' | 'headroom' | 'batchSize' | 'tailroom'>>,
+  ) {
+    this.headroom = opts.headroom;
+    this.batchSize = opts.batchSize;
+    // Round slots to 64 bytes so every packet starts cache-aligned.
+    this.slotSize = Math.ceil((opts.headroom + opts.mtu + opts.tailroom) / 64) * 64;
+    this.slab = Buffer.from(new ArrayBuffer(this.slotSize * opts.batchSize));
+    this.lengths = new Uint32Array(opts.batchSize);
+    this.batchOffsets = new Uint32Array(opts.batchSize);
+    this.batchLengths = new Uint32Array(opts.batchSize);
+  }
+
+  static open(name: string, opts: TunOpenOptions = {}): TunDevice {
+    const native = loadTunAddon();
+    let opened: { fd: number; name: string };
+    try {
+      opened = native.open(name, opts.multiQueue ?? false);
+    } catch (err) {
+      throw toTunError(err, `open TUN ${name}`);
+    }
+    return new TunDevice(native, opened.fd, opened.name, {
+      mtu: opts.mtu ?? 1500,
+      headroom: opts.headroom ?? 64,
+      batchSize: opts.batchSize ?? 64,
+      tailroom: opts.tailroom ?? 64,
+    });
+  }
+
+  /** Starts polling; `cb` runs once per batch of ready packets. Call once. */
+  onPackets(cb: (batch: PacketBatch) => void): void {
+    if (this.closed) throw new TunError(`TUN ${this.name} is closed`, 'EBADF', 0);
+    if (this.started) throw new TunError(`TUN ${this.name}: onPackets already set`, 'EBUSY', 0);
+    this.started = true;
+    const slotSize = this.slotSize;
+    const headroom = this.headroom;
+    let count = 0;
+    const batch: PacketBatch = {
+      get count() {
+        return count;
+      },
+      slab: this.slab,
+      lengths: this.lengths,
+      headroom,
+      slotSize,
+      offset: (i: number) => i * slotSize + headroom,
+    };
+    this.native.start(this.fd, this.slab.buffer as ArrayBuffer, slotSize, headroom, this.batchSize, this.lengths, (n, errno) => {
+      if (errno !== 0) this.readErrors.set(errno, (this.readErrors.get(errno) ?? 0) + 1);
+      if (n === 0) return;
+      count = n;
+      cb(batch);
+    });
+  }
+
+  /** Writes one packet; false when the device queue is full (packet dropped). */
+  writePacket(buf: Buffer, offset: number, length: number): boolean {
+    return this.native.write(this.fd, buf, offset, length);
+  }
+
+  /** Writes packets in one native call; returns how many were written (others dropped on EAGAIN). */
+  writeBatch(bufs: Buffer[], offsets: ArrayLike<number>, lengths: ArrayLike<number>): number {
+    const n = bufs.length;
+    const offs = n <= this.batchOffsets.length ? this.batchOffsets : new Uint32Array(n);
+    const lens = n <= this.batchLengths.length ? this.batchLengths : new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      offs[i] = offsets[i] ?? 0;
+      lens[i] = lengths[i] ?? 0;
+    }
+    return this.native.writeBatch(this.fd, bufs, offs, lens);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close(this.fd);
+  }
+}
