@@ -22,6 +22,7 @@ import { TunDevice } from '../dataplane/tun.js';
 import { UdpTransport } from '../dataplane/udp-transport.js';
 import { EspDataplane } from '../dataplane/forwarder.js';
 import { linkUp, routeReplace, routeDel } from '../dataplane/iproute.js';
+import type { UdpEndpoint } from '../dataplane/backend.js';
 
 const TICK_MS = 200;
 
@@ -85,16 +86,15 @@ export class Gateway {
     const dpLog = this.log.child({ subsys: 'esp' });
     const ikeLog = this.log.child({ subsys: 'ike' });
     let ike: IkeManager | undefined;
-    let dataplane: EspDataplane | undefined;
     this.transport = new UdpTransport({
       bindAddress: gw.publicIpAddress,
-      onIke: (msg, remote, localPort) => ike?.handleDatagram(msg, remote, localPort),
-      onEsp: (pkt, remote) => dataplane?.handleEsp(pkt, remote),
+      onIke: (msg: Buffer, remote: UdpEndpoint, localPort: number) => ike?.handleDatagram(msg, remote, localPort),
       log: this.log.child({ subsys: 'net' }),
     });
     await this.transport.start();
     const transport = this.transport;
-    dataplane = new EspDataplane({ tun: this.tun, transport, log: dpLog, mtu: rt.mtu });
+    // The outer path is plain Ethernet; the TUN MTU (rt.mtu) leaves room for ESP-in-UDP.
+    const dataplane = new EspDataplane({ tun: this.tun, transport, log: dpLog, mtu: 1500 });
     this.dataplane = dataplane;
     ike = new IkeManager({
       connections: this.specs,
@@ -117,7 +117,6 @@ export class Gateway {
       await routeDel(p, this.config.runtime.tunName).catch(() => undefined);
     }
     this.routes = [];
-    this.dataplane?.close?.();
     await this.transport?.close();
     this.tun?.close();
     this.log.info('gateway stopped');

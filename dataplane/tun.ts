@@ -121,6 +121,9 @@ export class TunDevice implements PacketDevice {
   private readonly batchLengths: Uint32Array;
   private started = false;
   private closed = false;
+  /** Exceptions thrown by the onPackets callback (swallowed to keep the loop alive). */
+  callbackErrors = 0;
+  lastCallbackError: unknown;
   /** Receive errors reported by the addon (errno → count). */
   readonly readErrors = new Map<number, number>();
 
@@ -178,7 +181,13 @@ export class TunDevice implements PacketDevice {
       if (errno !== 0) this.readErrors.set(errno, (this.readErrors.get(errno) ?? 0) + 1);
       if (n === 0) return;
       count = n;
-      cb(batch);
+      try {
+        cb(batch);
+      } catch (err) {
+        // A throw here would surface as an uncaught exception from native code.
+        this.callbackErrors++;
+        this.lastCallbackError = err;
+      }
     });
   }
 

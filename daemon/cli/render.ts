@@ -88,7 +88,7 @@ function connectionLines(c: ConnectionStatus, now: Date): string[] {
   const mode = c.connectionMode && c.connectionMode !== 'Default' ? `  [${c.connectionMode}]` : '';
   const lines = [`Connection ${c.name}  ${c.state}  → ${c.localNetworkGateway} ${endpoint}${nat}${mode}`];
   if (c.ikeSa) lines.push(ikeSaLine(c.ikeSa, now));
-  else lines.push('  IKE SA  none');
+  else lines.push(c.state === 'Connecting' ? '  IKE SA  negotiating' : '  IKE SA  none');
   for (const ch of c.childSas) lines.push(...childSaLines(ch, now));
   lines.push(`  Last error: ${c.lastError ?? '—'}`);
   return lines;

@@ -133,7 +133,7 @@ static void deliver(poller_t* p, uint32_t count, int err) {
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   napi_value cb, recv, argv[2], result;
   napi_get_reference_value(env, p->callback, &cb);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv); /* make_callback needs an object receiver */
   napi_create_uint32(env, count, &argv[0]);
   napi_create_int32(env, err, &argv[1]);
   /* make_callback drains the nextTick/microtask queues like any I/O callback. */

@@ -17,6 +17,7 @@ export { decodeCp, encodeCp } from './cp.js';
 export { decodeEap, encodeEap } from './eap.js';
 export {
   PAYLOAD_CODECS, decodePayloadChain, walkPayloadChain, encodePayload, encodePayloadChain, isUnknownPayload,
+  payloadsOfType, firstPayload, findNotify,
   type PayloadCodec, type ChainResult, type ChainStop,
 } from './payloads.js';
 export {

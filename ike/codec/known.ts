@@ -1,9 +1,15 @@
 /**
- * `PayloadOf<T>` from types.ts also matches the opaque unknown-payload variant
- * (its `type: number` is assignable to any numeric enum member), which hides
- * the fields of the known shape. Codecs use this narrowed form instead.
+ * A narrowed payload shape. `PayloadOf<T>` from types.ts is not usable for
+ * that: it also matches the opaque unknown variant (whose `type: number` is
+ * assignable to every enum member) and misses shared shapes such as
+ * IDi|IDr, CERT|CERTREQ and TSi|TSr. This picks the known variant(s) whose
+ * `type` admits T.
  */
 import type { PayloadType } from '../constants.js';
-import type { PayloadOf } from './types.js';
+import type { Payload } from './types.js';
 
-export type KnownPayload<T extends PayloadType> = Exclude<PayloadOf<T>, { unknown: true }>;
+type Known = Exclude<Payload, { unknown: true }>;
+
+export type KnownPayload<T extends PayloadType> = Known extends infer K
+  ? K extends { type: infer U } ? ([T] extends [U] ? K : never) : never
+  : never;

@@ -39,11 +39,11 @@ export interface PayloadCodec {
 }
 
 /** Binds a typed encoder into the table; the table key guarantees the payload shape. */
-function entry<T extends PayloadType>(
-  decode: (body: Buffer, critical: boolean) => KnownPayload<T>,
-  encode: (p: KnownPayload<T>, w: ByteWriter) => void,
+function entry<P extends Payload>(
+  decode: (body: Buffer, critical: boolean) => P,
+  encode: (p: P, w: ByteWriter) => void,
 ): PayloadCodec {
-  return { decode, encode: (p, w) => encode(p as KnownPayload<T>, w) };
+  return { decode, encode: (p, w) => encode(p as P, w) };
 }
 
 export const PAYLOAD_CODECS: ReadonlyMap<number, PayloadCodec> = new Map<number, PayloadCodec>([
@@ -155,4 +155,22 @@ export function encodePayload(p: Payload, next: number, w: ByteWriter): void {
 export function encodePayloadChain(payloads: readonly Payload[], w: ByteWriter, lastNext = PayloadType.NONE): number {
   payloads.forEach((p, i) => encodePayload(p, payloads[i + 1]?.type ?? lastNext, w));
   return payloads[0]?.type ?? lastNext;
+}
+
+/**
+ * The known payloads of one type, narrowed. (Comparing `p.type` alone does not
+ * narrow: the opaque unknown variant has `type: number`.)
+ */
+export function payloadsOfType<T extends PayloadType>(payloads: readonly Payload[], type: T): KnownPayload<T>[] {
+  return payloads.filter((p): p is KnownPayload<T> => p.type === type && !isUnknownPayload(p));
+}
+
+/** The first known payload of a type, if any. */
+export function firstPayload<T extends PayloadType>(payloads: readonly Payload[], type: T): KnownPayload<T> | undefined {
+  return payloads.find((p): p is KnownPayload<T> => p.type === type && !isUnknownPayload(p));
+}
+
+/** The first Notify payload of a given notify type, if any. */
+export function findNotify(payloads: readonly Payload[], notifyType: number): KnownPayload<PayloadType.NOTIFY> | undefined {
+  return payloadsOfType(payloads, PayloadType.NOTIFY).find((n) => n.notifyType === notifyType);
 }

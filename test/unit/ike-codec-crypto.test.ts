@@ -15,9 +15,9 @@ import { describeMessage } from '../../ike/codec/describe.js';
 import {
   FragmentReassembler, decodeMessage, encodeFragments, encodeMessage, openMessage,
 } from '../../ike/codec/message.js';
-import { encodePayloadChain, isUnknownPayload } from '../../ike/codec/payloads.js';
+import { encodePayloadChain, payloadsOfType } from '../../ike/codec/payloads.js';
 import { checkPayloadRules } from '../../ike/codec/rules.js';
-import type { IkeMessage, Payload, RawIkeMessage } from '../../ike/codec/types.js';
+import type { IkeMessage, RawIkeMessage } from '../../ike/codec/types.js';
 import { readPcapIke } from '../helpers/pcap.js';
 
 const VECTORS = new URL('../vectors/', import.meta.url);
@@ -57,9 +57,7 @@ function load(name: string): { msgs: Loaded[]; logLines: Set<string> } {
 }
 
 const hex = (b: Buffer): string => b.toString('hex');
-function find<T extends PayloadType>(ps: Payload[], t: T) {
-  return ps.filter((p) => p.type === t && !isUnknownPayload(p)) as Extract<Payload, { type: T; critical?: boolean }>[];
-}
+const find = payloadsOfType;
 
 describe.each(ENCRYPTED_CAPTURES)('encrypted messages of %s', (name) => {
   const { msgs, logLines } = load(name);

@@ -139,7 +139,7 @@ describe('payload body codecs', () => {
 
   it('TS IPv6 range round-trips; wrong selector length or type is rejected', () => {
     const v6 = Buffer.concat([
-      Buffer.from('01000000', 'hex'), Buffer.from('08002800', 'hex'), Buffer.from('0000ffff', 'hex'),
+      Buffer.from('01000000', 'hex'), Buffer.from('08000028', 'hex'), Buffer.from('0000ffff', 'hex'),
       Buffer.from('20010db8000000000000000000000000', 'hex'), Buffer.from('20010db8ffffffffffffffffffffffff', 'hex'),
     ]);
     const ts = decodeTs(v6, false, PayloadType.TSr);

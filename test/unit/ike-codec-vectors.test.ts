@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ExchangeType, HeaderFlag, NotifyType, PayloadType, ProtocolId, TransformType } from '../../ike/constants.js';
 import { decodeMessage, encodeMessage } from '../../ike/codec/message.js';
-import { isUnknownPayload } from '../../ike/codec/payloads.js';
+import { payloadsOfType } from '../../ike/codec/payloads.js';
+import { describeMessage } from '../../ike/codec/describe.js';
+import { checkPayloadRules } from '../../ike/codec/rules.js';
 import type { Payload, RawIkeMessage } from '../../ike/codec/types.js';
 import { readPcapIke, type IkeDatagram } from '../helpers/pcap.js';
 
@@ -31,12 +33,8 @@ function decoded(name: string): { d: IkeDatagram; raw: RawIkeMessage }[] {
 }
 
 const hex = (b: Buffer): string => b.toString('hex');
-const notifies = (ps: Payload[]) =>
-  ps.flatMap((p) => (p.type === PayloadType.NOTIFY && !isUnknownPayload(p) ? [p] : []));
-function only<T extends PayloadType>(ps: Payload[], t: T) {
-  const found = ps.filter((p) => p.type === t && !isUnknownPayload(p));
-  return found as Extract<Payload, { type: T; critical?: boolean }>[] & { length: number };
-}
+const notifies = (ps: Payload[]) => payloadsOfType(ps, PayloadType.NOTIFY);
+const only = payloadsOfType;
 
 describe.each(CAPTURES)('capture %s', (name) => {
   const { dgrams, map } = load(name);
@@ -75,6 +73,16 @@ describe.each(CAPTURES)('capture %s', (name) => {
       expect(hex(again), `frame ${d.frame}`).toBe(hex(d.ike));
     }
     expect(plain).toBeGreaterThanOrEqual(2);
+  });
+
+  it('plain messages: describeMessage matches charon\'s log line and the payload rules pass', () => {
+    const log = new Set(readFileSync(new URL(`ike-${name}.charon-summary.txt`, VECTORS), 'utf8')
+      .split('\n').filter(Boolean).map((l) => l.replace(/^(parsed|generating) /, '')));
+    for (const { d, raw } of decoded(name)) {
+      if (raw.encrypted || raw.fragment) continue;
+      expect(log, `frame ${d.frame}`).toContain(describeMessage(raw));
+      checkPayloadRules(raw.header.exchange, (raw.header.flags & HeaderFlag.Response) !== 0, raw.payloads);
+    }
   });
 
   it('classifies messages as plain (IKE_SA_INIT), SK or SKF', () => {
