@@ -200,6 +200,12 @@ export function mergeAs4Path(asPath: readonly AsPathSegment[], as4Path: readonly
       keep -= take.length;
     }
   }
+  // Join the kept head and AS4_PATH into one sequence where they meet.
+  const last = out[out.length - 1];
+  const head4 = as4Path[0];
+  if (last && head4 && last.type === AsPathSegmentType.AsSequence && head4.type === AsPathSegmentType.AsSequence && last.asns.length + head4.asns.length <= 255) {
+    return [...out.slice(0, -1), { type: AsPathSegmentType.AsSequence, asns: [...last.asns, ...head4.asns] }, ...as4Path.slice(1)];
+  }
   return [...out, ...as4Path];
 }
 

@@ -16,21 +16,20 @@ import net from 'node:net';
 import { pino } from 'pino';
 import {
   Afi,
-  AttrFlag,
   BGP_PORT,
   CeaseSubcode,
-  DEFAULT_LOCAL_PREF,
   DEFAULT_MAX_PREFIXES,
   Origin,
   RouteRefreshSubtype,
   Safi,
 } from './constants.js';
-import { asPathContains, encodeAttributes, formatAsPath, prependAs, type AttributeContext, type PathAttributes } from './attributes.js';
+import { encodeAttributes, formatAsPath, type AttributeContext, type PathAttributes } from './attributes.js';
+import { exportAttributes } from './export.js';
 import { systemClock, type Clock } from './clock.js';
 import { BgpState, ceaseError, collisionKeeps, type FsmLogger, type NegotiatedSession, type TransitionReason } from './fsm.js';
 import { formatNotification } from './notification.js';
 import type { OpenMessage } from './open.js';
-import { LOCAL_SOURCE, Rib, type BestPathChange, type BestPathReason, type RibRoute } from './rib.js';
+import { Rib, type BestPathChange, type BestPathReason, type RibRoute } from './rib.js';
 import { encodeRouteRefresh } from './route-refresh.js';
 import { Connection, stripV4Mapped } from './session.js';
 import { announcedPrefixes, END_OF_RIB_IPV4, isEndOfRib, packUpdates, withdrawnPrefixes, type UpdateMessage } from './update.js';
@@ -449,37 +448,19 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     return { fourOctetAs: conn.fsm.negotiated?.fourOctetAs ?? false };
   }
 
-  /** What we would send this peer for `best`, or undefined to not advertise. */
+  /** What we would send this peer for `best` (cached per source attribute set), or undefined. */
   #exportFor(peer: Peer, conn: Connection, best: RibRoute | undefined): AdjOutEntry | undefined {
     if (!best) return undefined;
-    const peerAsn = peer.options.asn;
-    const ibgpPeer = peerAsn === this.options.localAsn;
-    const local = best.source === LOCAL_SOURCE;
-    if (best.source === peer.options.address) return undefined;
-    if (!local && !this.options.transit) return undefined;
-    if (!local && ibgpPeer && best.peer?.ibgp) return undefined; // no reflection
     const cached = peer.exportCache.get(best.attributes);
-    if (cached) return cached;
-    const a = best.attributes;
-    const localAddress = conn.localAddress ?? peer.options.localAddress;
-    const out: PathAttributes = { origin: a.origin ?? Origin.Incomplete };
-    if (ibgpPeer) {
-      out.asPath = a.asPath ?? [];
-      out.nextHop = local || !a.nextHop ? localAddress : a.nextHop;
-      out.localPref = a.localPref ?? DEFAULT_LOCAL_PREF;
-      if (a.med !== undefined) out.med = a.med;
-    } else {
-      out.asPath = prependAs(a.asPath, this.options.localAsn);
-      out.nextHop = localAddress;
-      if (local && a.med !== undefined) out.med = a.med; // RFC 4271 §5.1.4: MED is not propagated to other ASes
-      if (asPathContains(a.asPath, peerAsn)) return undefined; // the peer would drop it as a loop
-    }
-    if (a.communities) out.communities = a.communities;
-    if (a.atomicAggregate) out.atomicAggregate = true;
-    if (a.aggregator) out.aggregator = a.aggregator;
-    // RFC 4271 §5: unrecognized optional transitive attributes are passed on with the Partial bit set.
-    const unknown = (a.unknown ?? []).filter((u) => u.flags & AttrFlag.Transitive).map((u) => ({ ...u, flags: u.flags | AttrFlag.Partial }));
-    if (unknown.length) out.unknown = unknown;
+    if (cached && best.source !== peer.options.address) return cached;
+    const out = exportAttributes(best, {
+      peerAddress: peer.options.address,
+      peerAsn: peer.options.asn,
+      localAsn: this.options.localAsn,
+      localAddress: conn.localAddress ?? peer.options.localAddress,
+      transit: this.options.transit ?? false,
+    });
+    if (!out) return undefined;
     const entry = { key: encodeAttributes(out, this.#context(conn)).toString('latin1'), attributes: out };
     peer.exportCache.set(best.attributes, entry);
     return entry;

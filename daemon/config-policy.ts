@@ -164,6 +164,8 @@ export const DEFAULT_IKE_PROPOSALS: readonly Readonly<IkeProposalSpec>[] = Objec
     dh: [DhGroup.CURVE25519, DhGroup.ECP_384, DhGroup.ECP_256, DhGroup.MODP_2048] },
   { encr: EncrId.AES_GCM_16, encrKeyBits: 256, integ: IntegId.NONE, prf: PrfId.HMAC_SHA2_256,
     dh: [DhGroup.CURVE25519, DhGroup.ECP_384, DhGroup.ECP_256, DhGroup.MODP_2048] },
+  { encr: EncrId.AES_GCM_16, encrKeyBits: 128, integ: IntegId.NONE, prf: PrfId.HMAC_SHA2_256,
+    dh: [DhGroup.CURVE25519, DhGroup.ECP_256, DhGroup.MODP_2048] },
   { encr: EncrId.AES_CBC, encrKeyBits: 256, integ: IntegId.HMAC_SHA2_256_128, prf: PrfId.HMAC_SHA2_256,
     dh: [DhGroup.CURVE25519, DhGroup.ECP_256, DhGroup.MODP_2048] },
 ].map((p) => Object.freeze({ ...p, dh: Object.freeze(p.dh) as DhGroup[] })));

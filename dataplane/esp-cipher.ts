@@ -45,12 +45,11 @@ export interface EspTransform {
   /** The ciphertext (payload ‖ padding ‖ trailer) is padded to a multiple of this. */
   readonly padAlign: number;
   /**
-   * Header (SPI, seq) is already at out[esp, esp+8). Writes the IV, the
-   * ciphertext of plaintext = payload ‖ trailer, and the ICV. `trailer`
-   * holds padding ‖ padLength ‖ nextHeader. `payload` may overlap `out`
-   * (in-place encryption); it is fully read before anything is written over it.
+   * Header (SPI, seq) is already at out[esp, esp+8) and the plaintext
+   * (payload ‖ padding ‖ padLength ‖ nextHeader) at out[esp+8+ivLength, +plaintextLength).
+   * Writes the IV, encrypts the plaintext in place and appends the ICV.
    */
-  seal(out: Buffer, esp: number, seq: number, payload: Uint8Array, trailer: Uint8Array): void;
+  seal(out: Buffer, esp: number, seq: number, plaintextLength: number): void;
   /**
    * Verifies the ICV of pkt[esp, esp+length) and decrypts the ciphertext in
    * place (plaintext lands at esp + 8 + ivLength). False = ICV mismatch; the
@@ -80,8 +79,9 @@ class AesGcmTransform implements EspTransform {
     encKey.copy(this.nonce, 0, keyLength, keyLength + 4);
   }
 
-  seal(out: Buffer, esp: number, seq: number, payload: Uint8Array, trailer: Uint8Array): void {
+  seal(out: Buffer, esp: number, seq: number, plaintextLength: number): void {
     const ivAt = esp + ESP_HEADER_LENGTH;
+    const ctAt = ivAt + 8;
     // IV = 64-bit sequence number: unique per SA, never repeats (RFC 4106 §3.1).
     out.writeUInt32BE(0, ivAt);
     out.writeUInt32BE(seq, ivAt + 4);
@@ -89,13 +89,10 @@ class AesGcmTransform implements EspTransform {
     out.copy(this.aad, 0, esp, esp + 8);
     const cipher = createCipheriv(this.algorithm, this.key, this.nonce, { authTagLength: 16 });
     cipher.setAAD(this.aad);
-    const body = cipher.update(payload); // read all of payload before writing over it
-    const tail = cipher.update(trailer);
+    const ct = cipher.update(out.subarray(ctAt, ctAt + plaintextLength));
     cipher.final();
-    let at = ivAt + 8;
-    at += body.copy(out, at);
-    at += tail.copy(out, at);
-    cipher.getAuthTag().copy(out, at);
+    ct.copy(out, ctAt);
+    cipher.getAuthTag().copy(out, ctAt + plaintextLength);
   }
 
   open(pkt: Buffer, esp: number, length: number): boolean {
@@ -149,20 +146,18 @@ class AesCbcHmacTransform implements EspTransform {
     this.integKey = createSecretKey(integKey);
   }
 
-  seal(out: Buffer, esp: number, _seq: number, payload: Uint8Array, trailer: Uint8Array): void {
+  seal(out: Buffer, esp: number, _seq: number, plaintextLength: number): void {
     const ivAt = esp + ESP_HEADER_LENGTH;
+    const ctAt = ivAt + 16;
     fillRandomIv(out, ivAt);
     const cipher = createCipheriv(this.algorithm, this.key, out.subarray(ivAt, ivAt + 16));
     cipher.setAutoPadding(false); // ESP does its own padding
-    const body = cipher.update(payload);
-    const tail = cipher.update(trailer);
-    const last = cipher.final();
-    let at = ivAt + 16;
-    at += body.copy(out, at);
-    at += tail.copy(out, at);
-    at += last.copy(out, at);
-    const mac = createHmac('sha256', this.integKey).update(out.subarray(esp, at)).digest();
-    mac.copy(out, at, 0, 16);
+    const ct = cipher.update(out.subarray(ctAt, ctAt + plaintextLength));
+    const last = cipher.final(); // empty: the plaintext is whole blocks
+    const at = ctAt + ct.copy(out, ctAt);
+    const end = at + last.copy(out, at);
+    const mac = createHmac('sha256', this.integKey).update(out.subarray(esp, end)).digest();
+    mac.copy(out, end, 0, 16);
   }
 
   open(pkt: Buffer, esp: number, length: number): boolean {

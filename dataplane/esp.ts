@@ -52,8 +52,6 @@ export interface OutboundEspSa {
   readonly transform: EspTransform;
   /** Next sequence number to send; > 0xffffffff = exhausted. */
   nextSeq: number;
-  /** padding ‖ padLength ‖ nextHeader scratch, reused per packet. */
-  readonly trailer: Buffer;
 }
 
 export interface InboundEspSa {
@@ -68,7 +66,6 @@ export function createOutboundSa(keys: EspSaKeys, seqStart: bigint = 1n): Outbou
     spi: keys.spi >>> 0,
     transform: createEspTransform(keys),
     nextSeq: Number(seqStart),
-    trailer: Buffer.alloc(255 + ESP_TRAILER_LENGTH),
   };
 }
 
@@ -105,8 +102,9 @@ export function seqExhausted(sa: OutboundEspSa): boolean {
 
 /**
  * Encapsulates `inner` into out[outOffset, outOffset + returned length).
- * `inner` may be a view of `out` starting exactly at outOffset + espPrefixLength()
- * (in-place: the TUN slab's headroom holds the header). Throws
+ * When `inner` is already a view of `out` at outOffset + espPrefixLength()
+ * (the TUN slab with headroom), nothing is copied; otherwise it is copied
+ * there first, and the cipher then works in place. Throws
  * EspSeqExhaustedError when the SA has used seq 2^32-1, RangeError when out is too small.
  */
 export function encapsulate(sa: OutboundEspSa, inner: Uint8Array, out: Buffer, outOffset: number, nextHeader = NEXT_HEADER_IPV4): number {
@@ -117,14 +115,18 @@ export function encapsulate(sa: OutboundEspSa, inner: Uint8Array, out: Buffer, o
   if (outOffset < 0 || outOffset + total > out.length) {
     throw new RangeError(`ESP output needs ${total} bytes at offset ${outOffset}, buffer has ${out.length}`);
   }
+  const payloadAt = outOffset + ESP_HEADER_LENGTH + t.ivLength;
+  if (inner.buffer !== out.buffer || inner.byteOffset !== out.byteOffset + payloadAt) {
+    out.set(inner, payloadAt); // TypedArray.set copies correctly even when the ranges overlap
+  }
   const seq = sa.nextSeq++;
   out.writeUInt32BE(sa.spi, outOffset);
   out.writeUInt32BE(seq, outOffset + 4);
-  const trailer = sa.trailer;
-  for (let i = 0; i < padLength; i++) trailer[i] = i + 1; // RFC 4303 §2.4: 1, 2, 3, ...
-  trailer[padLength] = padLength;
-  trailer[padLength + 1] = nextHeader;
-  t.seal(out, outOffset, seq, inner, trailer.subarray(0, padLength + ESP_TRAILER_LENGTH));
+  let at = payloadAt + inner.length;
+  for (let i = 1; i <= padLength; i++) out[at++] = i; // RFC 4303 §2.4: 1, 2, 3, ...
+  out[at++] = padLength;
+  out[at++] = nextHeader;
+  t.seal(out, outOffset, seq, at - payloadAt);
   return total;
 }
 

@@ -35,7 +35,7 @@
  * address selectors only), RFC 1191/792 (frag-needed), RFC 1624 (checksum update).
  */
 import type { Logger } from 'pino';
-import type { ChildSaCounters, ChildSaInstall, IpsecBackend, UdpEndpoint } from './backend.js';
+import type { ChildSaCounters, ChildSaInstall, IpsecBackend, Ipv4Range, UdpEndpoint } from './backend.js';
 import {
   createInboundSa,
   createOutboundSa,
@@ -81,6 +81,16 @@ export interface EspDataplaneOptions {
   /** Source address of generated ICMP errors; default: the original packet's destination. */
   icmpSource?: string;
   now?: () => number;
+  /** Minimum time between two onAcquire calls for one connection. Default 1000 ms. */
+  acquireIntervalMs?: number;
+}
+
+/** A connection's configured selectors: traffic matching them without an SA is an "acquire". */
+export interface AcquirePolicy {
+  connection: string;
+  tsRemote: Ipv4Range[];
+  /** Default: any source. */
+  tsLocal?: Ipv4Range[];
 }
 
 /** Largest inner packet that fits a path MTU once encapsulated with `t`. */
@@ -139,6 +149,9 @@ export class EspDataplane implements IpsecBackend {
   /** For packets that cannot be encapsulated in place (too little head/tailroom). */
   private readonly scratch = Buffer.alloc(MAX_PACKET + 128);
   private readonly icmpBuf = Buffer.alloc(FRAG_NEEDED_MAX_LENGTH);
+  private acquirePolicies: Array<{ connection: string; tsRemote: NumericRange[]; tsLocal: NumericRange[] | undefined }> = [];
+  private readonly lastAcquireMs = new Map<string, number>();
+  private readonly acquireIntervalMs: number;
 
   constructor(opts: EspDataplaneOptions) {
     this.tun = opts.tun;
@@ -151,6 +164,7 @@ export class EspDataplane implements IpsecBackend {
     this.clampMss = opts.clampMss ?? true;
     this.icmpSource = opts.icmpSource === undefined ? undefined : ipv4ToUint32(opts.icmpSource);
     this.now = opts.now ?? Date.now;
+    this.acquireIntervalMs = opts.acquireIntervalMs ?? 1000;
     this.tun.onPackets((batch) => this.onTunBatch(batch));
     this.transport.setEspHandler((pkt, remote) => this.onEsp(pkt, remote));
   }
@@ -221,6 +235,19 @@ export class EspDataplane implements IpsecBackend {
     return Object.fromEntries(this.globalDropCounts);
   }
 
+  /**
+   * Sets the configured selectors of every connection. An outbound packet
+   * with no Child SA that matches one calls onAcquire(connection), at most
+   * once per acquireIntervalMs per connection.
+   */
+  setAcquirePolicies(policies: readonly AcquirePolicy[]): void {
+    this.acquirePolicies = policies.map((p) => ({
+      connection: p.connection,
+      tsRemote: toNumericRanges(p.tsRemote),
+      tsLocal: p.tsLocal ? toNumericRanges(p.tsLocal) : undefined,
+    }));
+  }
+
   /** Inner MTU of the tunnel for a Child SA (for routes / the TUN MTU). */
   innerMtu(id: string): number | undefined {
     return this.byId.get(id)?.innerMtu;
@@ -259,6 +286,7 @@ export class EspDataplane implements IpsecBackend {
     const entry = this.lookupOutbound(src, dst);
     if (!entry) {
       countDrop(this.globalDropCounts, 'noRoute');
+      this.maybeAcquire(src, dst);
       return;
     }
     if (seqExhausted(entry.outbound)) {
@@ -307,6 +335,24 @@ export class EspDataplane implements IpsecBackend {
       bestSize = size;
     }
     return best;
+  }
+
+  private maybeAcquire(src: number, dst: number): void {
+    const onAcquire = this.onAcquire;
+    if (!onAcquire) return;
+    for (const p of this.acquirePolicies) {
+      if (!rangesContain(p.tsRemote, dst) || (p.tsLocal && !rangesContain(p.tsLocal, src))) continue;
+      const now = this.now();
+      const last = this.lastAcquireMs.get(p.connection);
+      if (last !== undefined && now - last < this.acquireIntervalMs) return;
+      this.lastAcquireMs.set(p.connection, now);
+      try {
+        onAcquire(p.connection);
+      } catch (err) {
+        this.log?.warn({ err, connection: p.connection }, 'onAcquire threw');
+      }
+      return;
+    }
   }
 
   private sendFragNeeded(orig: Buffer, off: number, len: number, mtu: number): void {

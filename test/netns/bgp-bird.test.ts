@@ -131,11 +131,11 @@ describe.skipIf(skipReason !== undefined)('BGP interop with BIRD 2 in network na
     await waitFor('1002 learned again', 20_000, async () => (await status())['learned'] === 1002);
   }, 50_000);
 
-  it('handles BIRD ROUTE-REFRESH (reload out from BIRD\'s view = reload in)', async () => {
+  it('answers BIRD\'s ROUTE-REFRESH (birdc reload in) with BoRR, the table and EoRR', async () => {
     const before = birdc('show', 'protocols', 'all', 'bgp_peer');
     expect(before).toMatch(/Established/);
     birdc('reload', 'in', 'bgp_peer');
-    await new Promise((r) => setTimeout(r, 1500));
+    await waitFor('ROUTE-REFRESH handled', 10_000, () => /ROUTE-REFRESH received, re-sending 2 routes/.test(us?.stderr() ?? ''));
     expect(firstPeer(await status())?.state).toBe('Established');
     expect(birdc('show', 'route', '10.200.1.0/24')).toMatch(/10\.200\.1\.0\/24/);
   }, 20_000);

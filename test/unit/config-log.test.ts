@@ -61,6 +61,17 @@ connections: [{ name: c, localNetworkGateway: s, sharedKey: "${SECRET}" }]
     expect(out.lines[5]).toContain(`peer sent ${REDACTED}`);
   });
 
+  it('censors secret field names at any depth even without known secret values', () => {
+    const out = capture();
+    const log = createLogger({ level: 'info', name: 't', destination: out.stream });
+    log.info({ sharedKey: SECRET, psk: SECRET, key: SECRET, secret: SECRET }, 'top');
+    log.info({ conn: { sharedKey: SECRET }, a: { b: { c: [{ sharedKey: SECRET, password: SECRET }] } } }, 'deep');
+    log.child({ subsys: 'ike' }).info({ sa: { sk_ei: SECRET, skeyseed: SECRET } }, 'keys');
+    expect(out.lines).toHaveLength(3);
+    expect(out.text()).not.toContain(SECRET);
+    expect(JSON.parse(out.lines[1]!)).toMatchObject({ conn: { sharedKey: REDACTED }, a: { b: { c: [{ sharedKey: REDACTED }] } } });
+  });
+
   it('does not mutate the object that was logged', () => {
     const out = capture();
     const log = createLogger({ level: 'info', name: 't', destination: out.stream });

@@ -229,6 +229,28 @@ describe('EspDataplane back to back', () => {
     expect(p.tunA.written).toHaveLength(1);
   });
 
+  it('calls onAcquire for traffic matching a configured connection without an SA, rate-limited', () => {
+    let now = 10_000;
+    const tun = new InMemoryTun();
+    const [link] = createTransportPair(GW_A, GW_B);
+    const dp = new EspDataplane({ tun, transport: link, now: () => now, acquireIntervalMs: 1000 });
+    const acquired: string[] = [];
+    dp.onAcquire = (c) => acquired.push(c);
+    dp.setAcquirePolicies([
+      { connection: 'siteB', tsRemote: [NET_B], tsLocal: [NET_A] },
+      { connection: 'siteC', tsRemote: [range('10.3.0.0', '10.3.0.255')] },
+    ]);
+    tun.inject(icmpEcho('10.1.0.2', '10.2.0.2', 1), icmpEcho('10.1.0.2', '10.2.0.3', 2));
+    tun.inject(icmpEcho('10.9.0.2', '10.2.0.2', 1)); // src outside siteB's tsLocal
+    tun.inject(icmpEcho('10.9.0.2', '10.3.0.2', 1));
+    tun.inject(icmpEcho('10.1.0.2', '10.4.0.2', 1)); // no connection
+    expect(acquired).toEqual(['siteB', 'siteC']);
+    now += 1000;
+    tun.inject(icmpEcho('10.1.0.2', '10.2.0.2', 3));
+    expect(acquired).toEqual(['siteB', 'siteC', 'siteB']);
+    expect(dp.globalDrops()).toEqual({ noRoute: 6 });
+  });
+
   it('starts the outbound sequence at outboundSeqStart (HA takeover)', () => {
     const p = makePair();
     const keys = gcmKeys(0x1000);
