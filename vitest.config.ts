@@ -7,6 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // netns tests share named namespaces and ports: run files one at a time.
     fileParallelism: false,
-    reporters: ['default'],
+    reporters: ['default', ['json', { outputFile: 'test-results/vitest.json' }]],
   },
 });

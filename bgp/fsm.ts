@@ -178,6 +178,8 @@ export class BgpFsm {
     if (ev.type === 'manualStop') this.#stopped = true;
     const from = this.state;
     const t = HANDLERS[from](this, ev);
+    // A host callback may have fed a nested event (e.g. max-prefix → localError) that already moved us.
+    if (this.state !== from) return { next: this.state, reason: t.reason };
     if (t.next !== from) this.#enter(from, t);
     return t;
   }

@@ -27,7 +27,6 @@ import { encodeAttributes, formatAsPath, type AttributeContext, type PathAttribu
 import { exportAttributes } from './export.js';
 import { systemClock, type Clock } from './clock.js';
 import { BgpState, ceaseError, collisionKeeps, type FsmLogger, type NegotiatedSession, type TransitionReason } from './fsm.js';
-import { formatNotification } from './notification.js';
 import type { OpenMessage } from './open.js';
 import { Rib, type BestPathChange, type BestPathReason, type RibRoute } from './rib.js';
 import { encodeRouteRefresh } from './route-refresh.js';
@@ -362,6 +361,9 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     const peer = this.#peers.get(address);
     if (!peer) return 'continue';
     const other = conn === peer.primary ? peer.secondary : peer.primary;
+    // RFC 4271 §6.8: "a connection collision with an existing BGP connection that is in the Established
+    // state causes closing of the newly created connection".
+    if (other && other.fsm.state === BgpState.Established) return 'closeThis';
     if (!other || other.fsm.state !== BgpState.OpenConfirm) return 'continue';
     const keep = collisionKeeps(this.options.routerId, open.bgpId);
     const thisWins = (keep === 'locallyInitiated') === outgoing;
@@ -541,4 +543,3 @@ function normalisedAttributes(m: UpdateMessage): PathAttributes {
   return a;
 }
 
-export { formatNotification };

@@ -73,7 +73,7 @@ export class Gateway {
   async start(): Promise<void> {
     const rt = this.config.runtime;
     const gw = this.config.gateway;
-    this.tun = TunDevice.open(rt.tunName);
+    this.tun = TunDevice.open(rt.tunName, { mtu: rt.mtu });
     await linkUp(rt.tunName, rt.mtu);
     this.log.info({ tun: rt.tunName, mtu: rt.mtu }, 'TUN device up');
     for (const lng of this.config.localNetworkGateways) {

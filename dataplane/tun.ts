@@ -124,6 +124,8 @@ export class TunDevice implements PacketDevice {
   /** Exceptions thrown by the onPackets callback (swallowed to keep the loop alive). */
   callbackErrors = 0;
   lastCallbackError: unknown;
+  /** Set when a hard read error stopped the receive loop (errno); 0 while healthy. */
+  readStoppedErrno = 0;
   /** Receive errors reported by the addon (errno → count). */
   readonly readErrors = new Map<number, number>();
 
@@ -178,7 +180,10 @@ export class TunDevice implements PacketDevice {
       offset: (i: number) => i * slotSize + headroom,
     };
     this.native.start(this.fd, this.slab.buffer as ArrayBuffer, slotSize, headroom, this.batchSize, this.lengths, (n, errno) => {
-      if (errno !== 0) this.readErrors.set(errno, (this.readErrors.get(errno) ?? 0) + 1);
+      if (errno !== 0) {
+        this.readErrors.set(errno, (this.readErrors.get(errno) ?? 0) + 1);
+        if (n === 0) this.readStoppedErrno = errno; // the addon stopped polling
+      }
       if (n === 0) return;
       count = n;
       try {

@@ -163,7 +163,7 @@ export class UdpTransport implements EspTransportLike {
 
   /** Sends an IKE message; adds the non-ESP marker when it leaves from the NAT-T port. */
   sendIke(msg: Buffer, remote: UdpEndpoint, localPort: number): void {
-    const useNatt = localPort !== this.ikePortBound && localPort === this.nattPortBound;
+    const useNatt = localPort === this.nattPortBound;
     const socket = useNatt ? this.nattSocket : this.ikeSocket;
     if (!socket) {
       this.stats.sendErrors++;

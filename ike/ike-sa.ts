@@ -187,7 +187,7 @@ export class IkeSa {
       kind, exchange, mid, packets: [packet], tries: 0, nextSendMs: now + retransmitTimeoutMs(0),
       deadlineMs: now + (deadlineMs ?? this.conn.dpdTimeoutSec * 1000), onResponse, onTimeout,
     };
-    this.log.debug({ msg: `sending ${describeOut(exchange, mid, false, payloads)}` }, 'IKE send');
+    this.log.debug(`sending ${describeOut(exchange, mid, false, payloads)}`);
     this.host.send([packet], this.remote, this.localPort);
   }
 
@@ -235,7 +235,7 @@ export class IkeSa {
     }
     if (!msg) return;
     this.noteInbound(remote, localPort);
-    this.log.debug({ msg: `received ${describeMessage(msg)}` }, 'IKE recv');
+    this.log.debug(`received ${describeMessage(msg)}`);
     this.pending = undefined;
     this.nextMidOut = p.mid + 1;
     this.lastResponseBytes = raw.bytes;
@@ -268,7 +268,7 @@ export class IkeSa {
       msg = this.open(raw);
       if (!msg) return;
       this.noteInbound(remote, localPort);
-      this.log.debug({ msg: `received ${describeMessage(msg)}` }, 'IKE recv');
+      this.log.debug(`received ${describeMessage(msg)}`);
       checkPayloadRules(msg.header.exchange, false, msg.payloads);
       payloads = this.host.respond(this, msg);
     } catch (e) {
@@ -282,7 +282,7 @@ export class IkeSa {
     const reply = this.encode(raw.header.exchange as ExchangeType, mid, true, payloads);
     this.lastRequest = { mid, bytes: raw.bytes, reply: [reply] };
     this.nextMidIn = mid + 1;
-    this.log.debug({ msg: `sending ${describeOut(raw.header.exchange, mid, true, payloads)}` }, 'IKE send');
+    this.log.debug(`sending ${describeOut(raw.header.exchange, mid, true, payloads)}`);
     this.host.send([reply], this.remote, this.localPort);
     this.afterRespond?.();
     this.afterRespond = undefined;

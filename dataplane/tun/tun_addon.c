@@ -165,6 +165,11 @@ static void on_readable(uv_poll_t* handle, int status, int events) {
     if (n == 0) break;
     p->lengths[count++] = (uint32_t)n;
   }
+  if (err != 0 && count == 0) {
+    /* A hard read error with nothing read would make the poll fire forever:
+     * stop polling and let JS know (it sees errno != 0 with count 0). */
+    uv_poll_stop(&p->poll);
+  }
   if (count > 0 || err != 0) deliver(p, count, err);
 }
 

@@ -156,6 +156,26 @@ describe.skipIf(skipReason !== undefined)('BGP interop with BIRD 2 in network na
     await waitFor('BIRD re-learns our routes', 15_000, () => /10\.200\.1\.0\/24/.test(birdc('show', 'route', '10.200.1.0/24')));
   }, 70_000);
 
+  it('max-prefix: a speaker limited to 500 prefixes sends Cease 6/1 and logs it clearly', async () => {
+    await us?.request('quit', 3_000).catch(() => undefined);
+    us?.kill();
+    await waitFor('BIRD sees the old session go', 15_000, () => !/Established/.test(birdc('show', 'protocols', 'bgp_peer')));
+    us = await startSpeaker(NS_US, {
+      localAsn: 65001,
+      routerId: US_IP,
+      listen: { address: '0.0.0.0', port: 179 },
+      connectRetryTime: 3,
+      idleHoldTime: 30,
+      peers: [{ address: BIRD_IP, asn: 65002, maxPrefixes: 500 }],
+    });
+    await waitFor('max-prefix log line', 30_000, () => /maximum prefix limit 500 exceeded \(\d+ prefixes\), sending Cease\/Maximum Number of Prefixes Reached/.test(us?.stderr() ?? ''));
+    const p = firstPeer(await us.request('status'));
+    expect(p?.state).not.toBe('Established');
+    expect(p?.lastError).toMatch(/sent Cease 6\/1/);
+    expect((await us.request('status'))['learned']).toBe(0);
+    expect(birdc('show', 'protocols', 'all', 'bgp_peer')).toMatch(/Maximum number of prefixes reached/i);
+  }, 60_000);
+
   it('BIRD log shows no protocol errors about our messages', () => {
     const log = existsSync(path.join(dir, 'bird.log')) ? readFileSync(path.join(dir, 'bird.log'), 'utf8') : '';
     if (process.env['VGW_TEST_DUMP']) console.log(log, us?.stderr());

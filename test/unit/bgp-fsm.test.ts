@@ -11,7 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../bgp/clock.js';
-import { BgpFsm, BgpState, collisionKeeps, type FsmHost, type TransitionReason } from '../../bgp/fsm.js';
+import { BgpFsm, BgpState, ceaseError, collisionKeeps, type FsmHost, type TransitionReason } from '../../bgp/fsm.js';
 import { decodeMessage } from '../../bgp/message.js';
 import { buildLocalOpen, decodeOpen, encodeOpen, type OpenMessage } from '../../bgp/open.js';
 import { MessageType } from '../../bgp/constants.js';
@@ -187,6 +187,30 @@ describe('BGP FSM', () => {
     expect(t.lastNotification()).toMatchObject({ code: 6, subcode: 2, shutdownCommunication: 'bye' });
     t.clock.advance(600_000);
     expect(t.fsm.state).toBe(BgpState.Idle);
+  });
+
+  it('a nested reset from the UPDATE callback (max-prefix) transitions exactly once', () => {
+    const t = setup();
+    let fsmRef: BgpFsm | undefined;
+    const downs: TransitionReason[] = [];
+    const clock = new ManualClock();
+    const host: FsmHost = {
+      connect() {},
+      send: (b) => void t.sent.push(Buffer.from(b)),
+      disconnect() {},
+      update: () => void fsmRef?.handle({ type: 'localError', error: ceaseError(1, 'limit') }),
+      down: (r) => void downs.push(r),
+    };
+    const fsm = new BgpFsm({ localAsn: 65001, routerId: '203.0.113.1', peerAsn: 65002, peerAddress: '203.0.113.2' }, host, clock, silent);
+    fsmRef = fsm;
+    fsm.handle({ type: 'manualStart' });
+    fsm.handle({ type: 'tcpConnected', outgoing: true });
+    fsm.handle({ type: 'message', message: peerOpen() });
+    fsm.handle({ type: 'message', message: { type: MessageType.Keepalive } });
+    const r = fsm.handle({ type: 'message', message: { type: MessageType.Update, withdrawn: [], nlri: ['10.0.0.0/24'], attributes: {}, errors: [], treatAsWithdraw: false } });
+    expect(r.next).toBe(BgpState.Idle);
+    expect(downs).toEqual(['notificationSent']);
+    expect(t.lastNotification()).toMatchObject({ code: 6, subcode: 1 });
   });
 
   it('collision: the connection initiated by the higher BGP identifier survives (RFC 4271 §6.8)', () => {
