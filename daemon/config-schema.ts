@@ -11,6 +11,7 @@ import {
   type Vocabulary,
 } from './config-policy.js';
 import type { ConnectionMode, LogLevel, VpnType } from './config-types.js';
+import { activeActiveSchema, haInstancesSchema, haProblems, privateIpAddressSchema } from './config-ha.js';
 
 /** A string field whose value must come from a (case-insensitive) vocabulary. */
 function vocabField<T extends string>(vocab: Vocabulary<T>) {
@@ -104,10 +105,13 @@ const gatewaySchema = z.strictObject({
   vpnType: vocabField(VPN_TYPE).default('RouteBased'),
   // Defined by later features (BGP, active-active, point-to-site); accepted untyped for now.
   bgp: z.unknown().optional(),
-  activeActive: z.unknown().optional(),
-  instances: z.unknown().optional(),
-  privateIpAddress: z.unknown().optional(),
+  activeActive: activeActiveSchema.optional(),
+  instances: haInstancesSchema.optional(),
+  privateIpAddress: privateIpAddressSchema.optional(),
   vpnClientConfiguration: z.unknown().optional(),
+}).superRefine((gw, ctx) => {
+  // HA fields relate to each other (config-ha.ts).
+  for (const [path, message] of haProblems(gw)) ctx.addIssue({ code: 'custom', path: path.split(/\.|\[|\]/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });
 });
 
 const localNetworkGatewaySchema = z.strictObject({

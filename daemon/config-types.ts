@@ -3,6 +3,7 @@
  * VPN gateway resources (VirtualNetworkGateway, LocalNetworkGateway,
  * VirtualNetworkGatewayConnection, IpsecPolicy) so an Azure user can read it.
  */
+import type { HaInstanceSettings } from './config-ha.js';
 
 /** Canonical Azure policy vocabularies (aliases are folded into these at parse time). */
 export type IkeEncryptionName = 'GCMAES256' | 'GCMAES128' | 'AES256' | 'AES128';
@@ -41,9 +42,11 @@ export interface GatewaySettings {
   readonly vpnType: VpnType;
   // Accepted but not interpreted here yet; the BGP/HA/P2S features define them.
   readonly bgp?: unknown;
-  readonly activeActive?: unknown;
-  readonly instances?: unknown;
-  readonly privateIpAddress?: unknown;
+  /** HA pair (config-ha.ts): active-active, or active-standby when false/absent. */
+  readonly activeActive?: boolean;
+  readonly instances?: readonly HaInstanceSettings[];
+  /** Active-standby: the floating VNet next hop. */
+  readonly privateIpAddress?: string;
   readonly vpnClientConfiguration?: unknown;
 }
 

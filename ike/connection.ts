@@ -3,6 +3,8 @@
  * daemon maps its YAML config onto this; ike/ never reads config files.
  */
 import type { Ipv4Range } from '../dataplane/backend.js';
+import type { Payload } from './codec/types.js';
+import type { CertClientAuth, P2sPolicy } from './p2s/types.js';
 
 export type ConnectionMode = 'Default' | 'InitiatorOnly' | 'ResponderOnly';
 
@@ -41,4 +43,14 @@ export interface ConnectionSpec {
   childLifetimeSec: number;
   childLifetimeBytes: number; // 0 = no byte limit
   dpdTimeoutSec: number;
+  /**
+   * Point-to-site responder (gateway): IKE_SA_INIT from any address, clients
+   * authenticated by certificate and given an address from the pool. Each
+   * P2S IKE SA gets its own shallow copy of this spec (its TS are per client).
+   */
+  p2s?: P2sPolicy;
+  /** Certificate client (`vgw client`): AUTH method 14 and a CP request instead of PSK. */
+  certClient?: CertClientAuth;
+  /** Extra payloads for our IKE_SA_INIT request or response (notifies, CERTREQ). */
+  initExtras?: () => Payload[];
 }

@@ -16,7 +16,7 @@
 import type { Logger } from 'pino';
 import { ExchangeType, HeaderFlag, IKE_VERSION, NotifyType, PayloadType } from './constants.js';
 import type { IkeHeader, IkeMessage, Payload, RawIkeMessage } from './codec/types.js';
-import { encodeMessage, openMessage } from './codec/message.js';
+import { encodeFragments, encodeMessage, FragmentReassembler, openMessage } from './codec/message.js';
 import { describeMessage } from './codec/describe.js';
 import { checkPayloadRules } from './codec/rules.js';
 import { IkeError } from './errors.js';
@@ -119,6 +119,9 @@ export class IkeSa {
   /** Nonces of the exchange that created this SA (for rekey collisions). */
   createdNonces: Buffer[] = [];
   sentInitialContact = false;
+  /** RFC 7383: largest IKE message we send once both sides support fragmentation; 0 = never fragment. */
+  fragmentMax = 0;
+  private reassembler: FragmentReassembler | undefined;
   readonly log: Logger;
 
   constructor(
@@ -157,6 +160,12 @@ export class IkeSa {
     return encodeMessage(this.header(exchange, mid, response), payloads, sk);
   }
 
+  /** Like encode, split into SKF fragments (RFC 7383) when fragmentMax is set and the message is larger. */
+  encodeOut(exchange: ExchangeType, mid: number, response: boolean, payloads: Payload[]): Buffer[] {
+    if (this.fragmentMax === 0 || exchange === ExchangeType.IKE_SA_INIT || !this.skOut) return [this.encode(exchange, mid, response, payloads)];
+    return encodeFragments(this.header(exchange, mid, response), payloads, this.skOut, this.fragmentMax);
+  }
+
   /** Queues work that needs a request of ours; it starts when the window is free. */
   enqueue(kind: string, start: () => void, front = false): void {
     if (this.state === IkeSaState.Closed) return;
@@ -182,13 +191,14 @@ export class IkeSa {
   ): void {
     const now = this.host.now();
     const mid = this.nextMidOut;
-    const packet = this.encode(exchange, mid, false, payloads);
+    if (exchange === ExchangeType.IKE_SA_INIT && this.conn.initExtras) payloads = [...payloads, ...this.conn.initExtras()];
+    const packets = this.encodeOut(exchange, mid, false, payloads);
     this.pending = {
-      kind, exchange, mid, packets: [packet], tries: 0, nextSendMs: now + retransmitTimeoutMs(0),
+      kind, exchange, mid, packets, tries: 0, nextSendMs: now + retransmitTimeoutMs(0),
       deadlineMs: now + (deadlineMs ?? this.conn.dpdTimeoutSec * 1000), onResponse, onTimeout,
     };
     this.log.debug(`sending ${describeOut(exchange, mid, false, payloads)}`);
-    this.host.send([packet], this.remote, this.localPort);
+    this.host.send(packets, this.remote, this.localPort);
   }
 
   /** Entry for every message that belongs to this SA. Never throws. */
@@ -209,6 +219,7 @@ export class IkeSa {
     }
     if (!this.skIn) return undefined;
     try {
+      if (raw.fragment) return (this.reassembler ??= new FragmentReassembler()).add(raw, this.skIn);
       return openMessage(raw, this.skIn);
     } catch (e) {
       if (e instanceof IntegrityError) {
@@ -279,11 +290,11 @@ export class IkeSa {
       this.log.warn({ notify: NotifyType[e.notify] ?? e.notify, err: e.message }, 'request refused');
       payloads = [notify(e.notify, e.notifyData)];
     }
-    const reply = this.encode(raw.header.exchange as ExchangeType, mid, true, payloads);
-    this.lastRequest = { mid, bytes: raw.bytes, reply: [reply] };
+    const reply = this.encodeOut(raw.header.exchange as ExchangeType, mid, true, payloads);
+    this.lastRequest = { mid, bytes: raw.bytes, reply };
     this.nextMidIn = mid + 1;
     this.log.debug(`sending ${describeOut(raw.header.exchange, mid, true, payloads)}`);
-    this.host.send([reply], this.remote, this.localPort);
+    this.host.send(reply, this.remote, this.localPort);
     this.afterRespond?.();
     this.afterRespond = undefined;
     this.pump();

@@ -167,7 +167,9 @@ export class IkeManager {
       this.opts.send(known.reply, remote, localPort);
       return;
     }
-    const conn = [...this.conns.values()].find((c) => c.spec.remoteAddress === remote.address);
+    // Site-to-site peers are matched by address first; point-to-site clients come from anywhere.
+    const conn = [...this.conns.values()].find((c) => c.spec.remoteAddress === remote.address)
+      ?? [...this.conns.values()].find((c) => c.spec.p2s !== undefined);
     if (!conn) {
       this.log.warn({ from: remote.address }, 'IKE_SA_INIT from an address with no connection configured, ignored');
       return;
@@ -200,12 +202,14 @@ export class IkeManager {
       return;
     }
     const log = this.log.child({ conn: conn.spec.name });
-    const sa = new IkeSa(this.host, conn.spec, {
+    // A P2S SA narrows its selectors to its client, so it gets its own copy of the spec.
+    const sa = new IkeSa(this.host, conn.spec.p2s ? { ...conn.spec } : conn.spec, {
       initiator: false, spiI: Buffer.from(raw.header.spiI), spiR: randomSpi8(), remote: { ...remote }, localPort, log,
     });
     let payloads: Payload[];
     try {
       payloads = respondIkeSaInit(sa, msg, raw.bytes, { address: this.opts.localAddress, port: localPort });
+      if (conn.spec.initExtras) payloads.push(...conn.spec.initExtras());
     } catch (e) {
       if (e instanceof IkeError && e.notify !== undefined) {
         log.warn({ from: remote.address, notify: NotifyType[e.notify] ?? e.notify }, `IKE_SA_INIT refused: ${e.message}`);

@@ -15,6 +15,7 @@ import { pskAuth, pskAuthEquals, signedOctets } from '../../crypto/auth.js';
 import { type IkeSa, IkeSaState, errorNotify, findNotify, notify, payloadOf, errText } from '../ike-sa.js';
 import { buildChildOffer, installChild, negotiateChildResponder, readChildReply } from './child-common.js';
 import { algName } from '../proposal.js';
+import { respondIkeAuthCert, startIkeAuthCert } from './ike-auth-cert.js';
 
 export function idBody(idType: number, data: Buffer): Buffer {
   return Buffer.concat([Buffer.from([idType, 0, 0, 0]), data]);
@@ -38,7 +39,7 @@ function authFor(sa: IkeSa, ofInitiator: boolean, idType: number, idData: Buffer
   return pskAuth(sa.suite.prf, sa.conn.psk, octets);
 }
 
-function markEstablished(sa: IkeSa): void {
+export function markEstablished(sa: IkeSa): void {
   const now = sa.host.now();
   sa.establishedMs = now;
   const life = sa.conn.ikeLifetimeSec * 1000;
@@ -55,6 +56,7 @@ function markEstablished(sa: IkeSa): void {
 
 /** Initiator side, called right after a successful IKE_SA_INIT. */
 export function startIkeAuth(sa: IkeSa): void {
+  if (sa.conn.certClient) { startIkeAuthCert(sa); return; }
   const idi = ipv4Id(sa.conn.localAddress);
   const idr = ipv4Id(sa.conn.remoteAddress);
   const offer = buildChildOffer(sa, false);
@@ -106,6 +108,7 @@ export function startIkeAuth(sa: IkeSa): void {
 
 /** Responder side. */
 export function respondIkeAuth(sa: IkeSa, msg: IkeMessage): Payload[] {
+  if (sa.conn.p2s) return respondIkeAuthCert(sa, msg);
   if (sa.state !== IkeSaState.Authenticating) throw new IkeProtocolError(NotifyType.INVALID_SYNTAX, 'IKE_AUTH in wrong state');
   const id = payloadOf(msg, PayloadType.IDi);
   const auth = payloadOf(msg, PayloadType.AUTH);

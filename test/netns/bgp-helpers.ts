@@ -65,12 +65,14 @@ function newestMtime(dir: string): number {
 
 /** Compile the bgp/ sources into dist/ (same layout as `npm run build`) when stale. */
 export function buildHarness(): void {
-  if (existsSync(HARNESS) && statSync(HARNESS).mtimeMs >= newestMtime(path.join(ROOT, 'bgp'))) return;
+  const index = path.join(ROOT, 'dist/bgp/index.js');
+  const newest = newestMtime(path.join(ROOT, 'bgp'));
+  if (existsSync(HARNESS) && existsSync(index) && statSync(HARNESS).mtimeMs >= newest && statSync(index).mtimeMs >= newest) return;
   const tsc = path.join(ROOT, 'node_modules/.bin/tsc');
   run(
     tsc,
     ['--outDir', 'dist', '--rootDir', '.', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--strict',
-      '--noUncheckedIndexedAccess', '--skipLibCheck', '--types', 'node', '--sourceMap', 'bgp/cli-test-speaker.ts'],
+      '--noUncheckedIndexedAccess', '--skipLibCheck', '--types', 'node', '--sourceMap', 'bgp/cli-test-speaker.ts', 'bgp/index.ts'],
     120_000,
   );
 }

@@ -82,8 +82,8 @@ describe.skipIf(skipReason !== undefined)('two of our speakers in network namesp
 
 /**
  * Deterministic collision (RFC 4271 §6.8): a scripted raw peer (our codecs, no FSM) in
- * vgwtest-bgp-c2 accepts the speaker's connection (A) AND opens its own (B), answers
- * both OPENs at once. Remote id 198.51.100.2 > local 198.51.100.1, so the speaker must
+ * vgwtest-bgp-c2 accepts the speaker's connection (A), and once the speaker's OPEN arrived
+ * on A opens its own (B), then answers both OPENs at once. Remote id 198.51.100.2 > local 198.51.100.1, so the speaker must
  * keep B (remotely initiated), close A with Cease/7, and establish on B.
  */
 const RAW_PEER = `
@@ -98,7 +98,12 @@ function wire(name, sock) {
     for (const f of framer.push(d)) {
       const m = decodeMessage(f, { fourOctetAs: true });
       out({ conn: name, type: m.type, code: m.code, subcode: m.subcode });
-      if (m.type === 1) { conns[name].gotOpen = true; maybeOpen(); }
+      if (m.type === 1) {
+        conns[name].gotOpen = true;
+        // only now (speaker's FSM on A is in OpenSent) open B, so B becomes a second connection
+        if (name === 'A') { const b = net.connect({ host: '198.51.100.1', port: 179 }, () => wire('B', b)); }
+        maybeOpen();
+      }
       if (m.type === 4 && name === 'B' && !conns.B.sentKa) {
         conns.B.sentKa = true;
         sock.write(KEEPALIVE);
@@ -117,10 +122,7 @@ function maybeOpen() {
   conns.A.sock.write(open);
   conns.B.sock.write(open);
 }
-const server = net.createServer((sock) => {
-  wire('A', sock);
-  const b = net.connect({ host: '198.51.100.1', port: 179 }, () => wire('B', b));
-});
+const server = net.createServer((sock) => wire('A', sock));
 server.listen(179, '198.51.100.2', () => out({ ready: true }));
 setTimeout(() => process.exit(0), 30000).unref();
 `;
@@ -160,7 +162,9 @@ describe.skipIf(skipReason !== undefined)('connection collision against a script
   });
 
   it('closes the locally initiated connection with Cease/7 and establishes on the other', async () => {
-    await waitFor('Cease/7 on connection A', 15_000, () => events.some((e) => e['conn'] === 'A' && e['type'] === 3 && e['code'] === 6 && e['subcode'] === 7));
+    await waitFor('Cease/7 on connection A', 15_000, () => events.some((e) => e['conn'] === 'A' && e['type'] === 3 && e['code'] === 6 && e['subcode'] === 7)).catch((e: Error) => {
+      throw new Error(`${e.message}\nraw peer events: ${JSON.stringify(events)}\nspeaker log:\n${us?.stderr().slice(-4000)}`);
+    });
     const st = await waitFor('Established on B with the route', 15_000, async () => {
       const s = (await us?.request('status')) ?? {};
       return firstPeer(s)?.state === 'Established' && s['learned'] === 1 ? s : undefined;

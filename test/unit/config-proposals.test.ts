@@ -15,6 +15,7 @@ describe('ikeProposalsFor', () => {
     expect(ikeProposalsFor({ ipsecPolicies: [] })).toEqual([
       { encr: EncrId.AES_GCM_16, encrKeyBits: 256, integ: IntegId.NONE, prf: PrfId.HMAC_SHA2_384, dh: [31, 20, 19, 14] },
       { encr: EncrId.AES_GCM_16, encrKeyBits: 256, integ: IntegId.NONE, prf: PrfId.HMAC_SHA2_256, dh: [31, 20, 19, 14] },
+      { encr: EncrId.AES_GCM_16, encrKeyBits: 128, integ: IntegId.NONE, prf: PrfId.HMAC_SHA2_256, dh: [31, 19, 14] },
       { encr: EncrId.AES_CBC, encrKeyBits: 256, integ: IntegId.HMAC_SHA2_256_128, prf: PrfId.HMAC_SHA2_256, dh: [31, 19, 14] },
     ]);
   });
