@@ -36,15 +36,16 @@ ns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"; }
 kill_pidfile() {
   local f=$1 pid i alive
   [[ -f $f ]] || return 0
-  while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null; done <"$f"
+  while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null || true; done <"$f"
   for i in $(seq 1 50); do
     alive=0
-    while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && alive=1; done <"$f"
+    while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null && alive=1 || true; done <"$f"
     ((alive)) || break
     sleep 0.1
   done
-  while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null; done <"$f"
+  while read -r pid _; do [[ $pid =~ ^[0-9]+$ ]] && kill -KILL "$pid" 2>/dev/null || true; done <"$f"
   rm -f "$f"
+  return 0
 }
 
 # cpu_ticks PID...: utime+stime (all threads) summed over the PIDs, in clock ticks.

@@ -202,6 +202,14 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   addPeer(options: PeerOptions): void {
     const address = options.address;
     if (this.#peers.has(address)) throw new Error(`peer ${address} already configured`);
+    canonicalPrefix(`${address}/32`); // throws RangeError for a non-IPv4 address
+    // RFC 4271 §4.2: "Hold Time MUST be either zero or at least three seconds".
+    if (options.holdTime !== undefined && options.holdTime !== 0 && (options.holdTime < 3 || options.holdTime > 65535)) {
+      throw new RangeError(`hold time ${options.holdTime} for ${address}: must be 0 or 3..65535`);
+    }
+    if (options.multihop !== undefined) {
+      this.#log.warn({ peer: address, multihop: options.multihop }, `BGP ${address}: multihop TTL cannot be set from Node; the system default TTL is used`);
+    }
     this.rib.addPeer({ address, asn: options.asn, routerId: '0.0.0.0', ibgp: options.asn === this.options.localAsn }, options.maxPrefixes ?? DEFAULT_MAX_PREFIXES);
     const peer = new Peer(options, this.#newConnection(options, options.passive ?? false));
     this.#peers.set(address, peer);

@@ -11,6 +11,7 @@ import {
   type Vocabulary,
 } from './config-policy.js';
 import type { ConnectionMode, LogLevel, VpnType } from './config-types.js';
+import { vpnClientConfigurationSchema } from './config-p2s.js';
 import { activeActiveSchema, haInstancesSchema, haProblems, privateIpAddressSchema } from './config-ha.js';
 
 /** A string field whose value must come from a (case-insensitive) vocabulary. */
@@ -108,7 +109,7 @@ const gatewaySchema = z.strictObject({
   activeActive: activeActiveSchema.optional(),
   instances: haInstancesSchema.optional(),
   privateIpAddress: privateIpAddressSchema.optional(),
-  vpnClientConfiguration: z.unknown().optional(),
+  vpnClientConfiguration: vpnClientConfigurationSchema.optional(),
 }).superRefine((gw, ctx) => {
   // HA fields relate to each other (config-ha.ts).
   for (const [path, message] of haProblems(gw)) ctx.addIssue({ code: 'custom', path: path.split(/\.|\[|\]/).filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p)), message });

@@ -8,10 +8,10 @@
  *   nonce = salt ‖ IV, AAD = SPI ‖ seq(32)      padding to 16 bytes
  *   ICV   = 16-byte GCM tag, padding to 4 bytes
  *
- * Both use node:crypto, one cipher object per packet. The crypto API returns
- * fresh Buffers from update()/final()/digest(); we copy them into the
- * caller's packet buffer. Those Buffers and the cipher object are the only
- * per-packet allocations left here.
+ * AES-GCM runs in the vgw_tun addon (OpenSSL EVP contexts keyed once per SA,
+ * in place, no allocation per packet) when it is built; otherwise, and for
+ * AES-CBC, node:crypto with one cipher object per packet (its update()/final()
+ * Buffers are copied into the packet: the only per-packet allocations left).
  */
 import {
   createCipheriv,
@@ -23,6 +23,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import type { EspCipher, EspSaKeys } from './backend.js';
+import { fastPathAddon, type NativeAddon } from './native.js';
 
 export const ESP_HEADER_LENGTH = 8; // SPI(4) + seq(4)
 export const ESP_TRAILER_LENGTH = 2; // pad length(1) + next header(1)
@@ -56,11 +57,16 @@ export interface EspTransform {
    * buffer is left unchanged then.
    */
   open(pkt: Buffer, esp: number, length: number): boolean;
+  /** Releases native key state (call when the SA is removed); the transform is unusable after. */
+  dispose?(): void;
+  /** 'native' = the addon's OpenSSL EVP path, 'node' = node:crypto. */
+  readonly engine: 'native' | 'node';
 }
 
 /** RFC 4106 AES-GCM with a 16-byte ICV. */
 class AesGcmTransform implements EspTransform {
   readonly cipher = 'aes-gcm-16' as const;
+  readonly engine = 'node' as const;
   readonly ivLength = 8;
   readonly icvLength = 16;
   readonly padAlign = 4;
@@ -115,6 +121,51 @@ class AesGcmTransform implements EspTransform {
   }
 }
 
+/** Frees native GCM contexts of transforms that were dropped without dispose(). */
+const gcmFinalizer = new FinalizationRegistry<{ addon: NativeAddon; handle: number; freed: boolean }>((h) => {
+  if (!h.freed) h.addon.gcmFree(h.handle);
+});
+
+/** RFC 4106 AES-GCM-16 in the addon: same wire format as AesGcmTransform. */
+class NativeAesGcmTransform implements EspTransform {
+  readonly cipher = 'aes-gcm-16' as const;
+  readonly engine = 'native' as const;
+  readonly ivLength = 8;
+  readonly icvLength = 16;
+  readonly padAlign = 4;
+  private readonly state: { addon: NativeAddon; handle: number; freed: boolean };
+
+  constructor(
+    private readonly addon: NativeAddon,
+    encKey: Buffer,
+  ) {
+    const keyLength = encKey.length - 4;
+    if (keyLength !== 16 && keyLength !== 24 && keyLength !== 32) {
+      throw new EspKeyError(`AES-GCM key material must be 20, 28 or 36 bytes (key + 4-byte salt), got ${encKey.length}`);
+    }
+    const handle = addon.gcmCreate(encKey.subarray(0, keyLength), encKey.subarray(keyLength));
+    this.state = { addon, handle, freed: false };
+    gcmFinalizer.register(this, this.state, this);
+  }
+
+  seal(out: Buffer, esp: number, seq: number, plaintextLength: number): void {
+    if (this.state.freed) throw new EspKeyError('ESP transform used after dispose()');
+    this.addon.gcmSeal(this.state.handle, out, esp, seq, plaintextLength);
+  }
+
+  open(pkt: Buffer, esp: number, length: number): boolean {
+    if (this.state.freed) return false;
+    return this.addon.gcmOpen(this.state.handle, pkt, esp, length);
+  }
+
+  dispose(): void {
+    if (this.state.freed) return;
+    this.state.freed = true;
+    gcmFinalizer.unregister(this);
+    this.addon.gcmFree(this.state.handle);
+  }
+}
+
 /** Pool of random bytes for CBC IVs: one RNG call per 256 packets instead of per packet. */
 const ivPool = Buffer.alloc(4096);
 let ivPoolUsed = ivPool.length;
@@ -130,6 +181,7 @@ function fillRandomIv(out: Buffer, at: number): void {
 /** RFC 3602 AES-CBC with RFC 4868 HMAC-SHA-256-128 (encrypt-then-MAC). */
 class AesCbcHmacTransform implements EspTransform {
   readonly cipher = 'aes-cbc' as const;
+  readonly engine = 'node' as const;
   readonly ivLength = 16;
   readonly icvLength = 16;
   readonly padAlign = 16;
@@ -176,10 +228,21 @@ class AesCbcHmacTransform implements EspTransform {
   }
 }
 
+export interface CreateTransformOptions {
+  /** 'auto' (default): the addon when built, else node:crypto. */
+  engine?: 'auto' | 'native' | 'node';
+}
+
 /** Builds the transform for one direction of a Child SA; throws EspKeyError on bad key sizes. */
-export function createEspTransform(keys: EspSaKeys): EspTransform {
+export function createEspTransform(keys: EspSaKeys, opts: CreateTransformOptions = {}): EspTransform {
   if (keys.cipher === 'aes-gcm-16') {
     if (keys.integ !== 'none') throw new EspKeyError(`AES-GCM is AEAD: integ must be 'none', got '${keys.integ}'`);
+    const engine = opts.engine ?? 'auto';
+    if (engine !== 'node') {
+      const addon = fastPathAddon();
+      if (addon) return new NativeAesGcmTransform(addon, keys.encKey);
+      if (engine === 'native') throw new EspKeyError('native AES-GCM requested but the vgw_tun addon is not built');
+    }
     return new AesGcmTransform(keys.encKey);
   }
   if (keys.cipher === 'aes-cbc') {

@@ -62,12 +62,25 @@ const UDP_HEADER = 8;
 const TCP_IP_HEADERS = 40;
 const MAX_PACKET = 65535;
 
+/**
+ * A received ESP datagram at buf[offset, offset+length) from srcIpv4 (host
+ * order) : srcPort. `buf` is a reused receive slab: consume before returning.
+ */
+export type EspRawHandler = (buf: Buffer, offset: number, length: number, srcIpv4: number, srcPort: number) => void;
+
 /** The ESP side of the UDP transport (dataplane/udp-transport.ts implements it). */
 export interface EspTransportLike {
-  /** Sends ESP bytes; `buf` is only borrowed for the duration of the call. */
+  /**
+   * Sends ESP bytes; `buf` is only borrowed for the duration of the call.
+   * A batching transport may hold the datagram until flush().
+   */
   sendEsp(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void;
   /** Where received ESP datagrams (non-IKE, non-keepalive on 4500) go. */
   setEspHandler(handler: (pkt: Buffer, remote: UdpEndpoint) => void): void;
+  /** Optional allocation-free receive path (no Buffer view, no endpoint object per packet). */
+  setEspRawHandler?(handler: EspRawHandler): void;
+  /** Sends whatever sendEsp queued (one sendmmsg); called at the end of every TUN batch. */
+  flush?(): void;
 }
 
 export interface EspDataplaneOptions {
@@ -115,6 +128,8 @@ interface ChildSaEntry {
   readonly tsLocal: NumericRange[];
   readonly tsRemote: NumericRange[];
   readonly peer: UdpEndpoint;
+  /** peer.address as a host-order uint32, -1 for IPv6 (compared on the raw receive path). */
+  readonly peerIpv4: number;
   readonly innerMtu: number;
   readonly maxMss: number;
   inBytes: number;
@@ -167,6 +182,7 @@ export class EspDataplane implements IpsecBackend {
     this.acquireIntervalMs = opts.acquireIntervalMs ?? 1000;
     this.tun.onPackets((batch) => this.onTunBatch(batch));
     this.transport.setEspHandler((pkt, remote) => this.onEsp(pkt, remote));
+    this.transport.setEspRawHandler?.((buf, offset, length, srcIpv4) => this.onEspRaw(buf, offset, length, srcIpv4));
   }
 
   // ---- IpsecBackend ----
@@ -188,6 +204,7 @@ export class EspDataplane implements IpsecBackend {
       tsLocal: toNumericRanges(sa.tsLocal),
       tsRemote: toNumericRanges(sa.tsRemote),
       peer: { address: sa.peer.address, port: sa.peer.port },
+      peerIpv4: sa.peer.address.includes(':') ? -1 : ipv4ToUint32(sa.peer.address),
       innerMtu,
       maxMss: innerMtu - TCP_IP_HEADERS,
       inBytes: 0,
@@ -213,6 +230,9 @@ export class EspDataplane implements IpsecBackend {
     this.byId.delete(id);
     if (this.bySpi.get(entry.inbound.spi) === entry) this.bySpi.delete(entry.inbound.spi);
     this.outboundList = this.outboundList.filter((e) => e !== entry);
+    // Native key contexts are freed now rather than at GC (and the keys with them).
+    entry.outbound.transform.dispose?.();
+    entry.inbound.transform.dispose?.();
     this.log?.info({ id, spiIn: hex(entry.inbound.spi), spiOut: hex(entry.outbound.spi) }, 'ESP Child SA removed');
   }
 
@@ -267,6 +287,7 @@ export class EspDataplane implements IpsecBackend {
         this.log?.error({ err }, 'outbound packet failed');
       }
     }
+    this.transport.flush?.();
   }
 
   /** Processes the packet buf[off, off+len); buf[roomStart, roomEnd) is free to write around it. */
@@ -365,28 +386,38 @@ export class EspDataplane implements IpsecBackend {
 
   private onEsp(pkt: Buffer, remote: UdpEndpoint): void {
     try {
-      this.inboundPacket(pkt, remote);
+      this.inboundPacket(pkt, 0, pkt.length, remote.address, -1);
     } catch (err) {
       countDrop(this.globalDropCounts, 'internalError');
       this.log?.error({ err }, 'inbound ESP packet failed');
     }
   }
 
-  private inboundPacket(pkt: Buffer, remote: UdpEndpoint): void {
-    if (pkt.length < ESP_HEADER_LENGTH) {
+  private onEspRaw(buf: Buffer, offset: number, length: number, srcIpv4: number): void {
+    try {
+      this.inboundPacket(buf, offset, length, undefined, srcIpv4);
+    } catch (err) {
+      countDrop(this.globalDropCounts, 'internalError');
+      this.log?.error({ err }, 'inbound ESP packet failed');
+    }
+  }
+
+  /** The sender is given either as an address string (dgram path) or as a uint32 (raw path). */
+  private inboundPacket(pkt: Buffer, espAt: number, espLen: number, srcAddress: string | undefined, srcIpv4: number): void {
+    if (espLen < ESP_HEADER_LENGTH) {
       countDrop(this.globalDropCounts, 'badLength');
       return;
     }
-    const entry = this.bySpi.get(readSpi(pkt, 0));
+    const entry = this.bySpi.get(readSpi(pkt, espAt));
     if (!entry) {
       countDrop(this.globalDropCounts, 'unknownSpi');
       return;
     }
-    if (remote.address !== entry.peer.address) {
+    if (srcAddress !== undefined ? srcAddress !== entry.peer.address : srcIpv4 !== entry.peerIpv4) {
       countDrop(entry.drops, 'peerMismatch');
       return;
     }
-    const r = decapsulate(entry.inbound, pkt, 0, pkt.length);
+    const r = decapsulate(entry.inbound, pkt, espAt, espLen);
     if (!r.ok) {
       countDrop(entry.drops, r.error);
       return;

@@ -8,27 +8,9 @@
  * readBatch(bufs, sizes, offset)). The slab is reused: consume or copy the
  * packets before the callback returns.
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
+import { loadNativeAddon, type NativeAddon } from './native.js';
 
-/** The native binding, as exported by tun_addon.c. */
-interface TunAddon {
-  open(name: string, multiQueue?: boolean): { fd: number; name: string };
-  start(
-    fd: number,
-    slab: ArrayBuffer,
-    slotSize: number,
-    headroom: number,
-    maxBatch: number,
-    lengths: Uint32Array,
-    cb: (count: number, errno: number) => void,
-  ): void;
-  stop(fd: number): void;
-  close(fd: number): void;
-  write(fd: number, buf: Uint8Array, offset: number, length: number): boolean;
-  writeBatch(fd: number, bufs: Uint8Array[], offsets: Uint32Array, lengths: Uint32Array): number;
-}
+type TunAddon = Pick<NativeAddon, 'open' | 'start' | 'stop' | 'close' | 'write' | 'writeBatch'>;
 
 /** One callback's worth of packets, all in the shared slab. */
 export interface PacketBatch {
@@ -75,32 +57,13 @@ export class TunError extends Error {
   }
 }
 
-let addon: TunAddon | undefined;
-
 /** Loads build/Release/vgw_tun.node (built by `node-gyp rebuild`, i.e. `npm ci`). */
 export function loadTunAddon(): TunAddon {
-  if (addon) return addon;
-  const require = createRequire(import.meta.url);
-  // Source lives in dataplane/, compiled JS in dist/dataplane/: try both roots.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const candidates = [
-    path.resolve(here, '../build/Release/vgw_tun.node'),
-    path.resolve(here, '../../build/Release/vgw_tun.node'),
-  ];
-  let lastError: unknown;
-  for (const candidate of candidates) {
-    try {
-      addon = require(candidate) as TunAddon;
-      return addon;
-    } catch (err) {
-      lastError = err;
-    }
+  try {
+    return loadNativeAddon();
+  } catch (err) {
+    throw new TunError(`vgw_tun addon not built (run \`npm ci\` or \`npx node-gyp rebuild\`): ${String(err)}`, 'ENOADDON', 0);
   }
-  throw new TunError(
-    `vgw_tun addon not built (run \`npm ci\` or \`npx node-gyp rebuild\`): ${String(lastError)}`,
-    'ENOADDON',
-    0,
-  );
 }
 
 function toTunError(err: unknown, what: string): TunError {

@@ -216,7 +216,7 @@ function checkChild(c: Record<string, unknown>): void {
  * frame bodies received so far; a frame above MAX_FRAME is a protocol error.
  */
 export class FrameReader {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   push(chunk: Buffer): Buffer[] {
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: Buffer[] = [];

@@ -52,6 +52,8 @@ export interface SaHost {
   initialContactWanted?(sa: IkeSa): boolean;
   /** Responder dispatch for requests on this SA. */
   respond(sa: IkeSa, msg: IkeMessage): Payload[];
+  /** Message IDs, the request in flight or Child SAs changed (HA replication; called before the packet leaves). */
+  changed?(sa: IkeSa): void;
 }
 
 export interface PendingRequest {
@@ -198,6 +200,7 @@ export class IkeSa {
       deadlineMs: now + (deadlineMs ?? this.conn.dpdTimeoutSec * 1000), onResponse, onTimeout,
     };
     this.log.debug(`sending ${describeOut(exchange, mid, false, payloads)}`);
+    this.host.changed?.(this);
     this.host.send(packets, this.remote, this.localPort);
   }
 
@@ -213,7 +216,7 @@ export class IkeSa {
 
   private open(raw: RawIkeMessage): IkeMessage | undefined {
     if (raw.header.exchange === ExchangeType.IKE_SA_INIT) return { header: raw.header, payloads: raw.payloads };
-    if (!raw.encrypted) {
+    if (!raw.encrypted && !raw.fragment) {
       this.log.warn({ exchange: raw.header.exchange }, 'dropping unprotected message after IKE_SA_INIT');
       return undefined;
     }
@@ -255,6 +258,7 @@ export class IkeSa {
     } catch (e) {
       this.fail(`processing ${ExchangeType[p.exchange]} response: ${errText(e)}`);
     }
+    this.host.changed?.(this);
     this.pump();
   }
 
@@ -294,6 +298,7 @@ export class IkeSa {
     this.lastRequest = { mid, bytes: raw.bytes, reply };
     this.nextMidIn = mid + 1;
     this.log.debug(`sending ${describeOut(raw.header.exchange, mid, true, payloads)}`);
+    this.host.changed?.(this);
     this.host.send(reply, this.remote, this.localPort);
     this.afterRespond?.();
     this.afterRespond = undefined;

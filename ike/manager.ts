@@ -20,6 +20,7 @@ import type { Logger } from 'pino';
 import { ExchangeType, HeaderFlag, IKE_VERSION, NotifyType, PayloadType } from './constants.js';
 import type { IkeMessage, Payload, RawIkeMessage } from './codec/types.js';
 import { decodeMessage, encodeMessage } from './codec/message.js';
+import { decodeHeader } from './codec/header.js';
 import { checkPayloadRules } from './codec/rules.js';
 import { IkeError } from './errors.js';
 import { randomSpi8 } from '../crypto/random.js';
@@ -43,6 +44,8 @@ export interface IkeManagerOptions {
   now?: () => number;
   /** Half-open responder SAs before COOKIEs are required (RFC 7296 §2.6). */
   cookieThreshold?: number;
+  /** HA replication hook: called after any change of an IKE SA (state, message IDs, Child SAs, rekey). */
+  onSaChange?: (sa: IkeSa) => void;
 }
 
 interface ConnRuntime {
@@ -83,8 +86,9 @@ export class IkeManager {
       backend: opts.backend,
       now: () => self.now(),
       send: (packets, remote, localPort) => { for (const p of packets) opts.send(p, remote, localPort); },
-      stateChanged: (sa) => self.onStateChanged(sa),
-      adoptRekeyed: (_old, fresh) => { self.sas.set(fresh.localSpi.toString('hex'), fresh); },
+      stateChanged: (sa) => { self.onStateChanged(sa); opts.onSaChange?.(sa); },
+      adoptRekeyed: (old, fresh) => { self.sas.set(fresh.localSpi.toString('hex'), fresh); opts.onSaChange?.(old); opts.onSaChange?.(fresh); },
+      changed: (sa) => opts.onSaChange?.(sa),
       initialContact: (sa) => self.onInitialContact(sa),
       initialContactWanted: (sa) => !self.sasOf(sa.conn.name).some((o) => o !== sa && o.state === IkeSaState.Established),
       respond: (sa, msg) => self.respond(sa, msg),
@@ -125,6 +129,7 @@ export class IkeManager {
     } catch (e) {
       this.stats.malformed += 1;
       this.log.warn({ from: `${remote.address}[${remote.port}]`, err: errText(e) }, 'malformed IKE message dropped');
+      this.answerBadInit(buf, e, remote, localPort);
       return;
     }
     try {
@@ -146,6 +151,21 @@ export class IkeManager {
     } catch (e) {
       this.log.warn({ err: errText(e) }, 'IKE message dropped');
     }
+  }
+
+  /**
+   * An IKE_SA_INIT request we cannot parse still gets the notify the RFC asks
+   * for (e.g. UNSUPPORTED_CRITICAL_PAYLOAD, §2.5), unprotected; anything else
+   * that fails to parse is dropped silently.
+   */
+  private answerBadInit(buf: Buffer, e: unknown, remote: UdpEndpoint, localPort: number): void {
+    if (!(e instanceof IkeError) || e.notify === undefined || buf.length < 28) return;
+    let header;
+    try { header = decodeHeader(buf); } catch { return; }
+    const isRequest = (header.flags & HeaderFlag.Response) === 0;
+    if (header.exchange !== ExchangeType.IKE_SA_INIT || !isRequest || !header.spiR.every((b) => b === 0)) return;
+    if (!this.opts.connections.some((c) => c.remoteAddress === remote.address && c.mode !== 'InitiatorOnly')) return;
+    this.replyUnprotected({ header, payloads: [], bytes: buf }, [notify(e.notify, e.notifyData)], remote, localPort);
   }
 
   private cookieFor(ni: Buffer, remote: UdpEndpoint, spiI: Buffer): Buffer {
@@ -269,6 +289,16 @@ export class IkeManager {
       sa.log.info(`INITIAL_CONTACT: closing stale IKE_SA ${other.name}`);
       other.close('replaced after INITIAL_CONTACT');
     }
+  }
+
+  /**
+   * HA takeover: registers an IKE SA rebuilt from replicated state (ha/replicator.ts).
+   * `build` gets the host so the SA is wired to this manager like any other.
+   */
+  restoreSa(build: (host: SaHost) => IkeSa): IkeSa {
+    const sa = build(this.host);
+    this.sas.set(sa.localSpi.toString('hex'), sa);
+    return sa;
   }
 
   /** Creates an initiator IKE SA for a connection and sends IKE_SA_INIT. */

@@ -451,6 +451,8 @@ static napi_value js_write_batch(napi_env env, napi_callback_info info) {
   return result;
 }
 
+void fastpath_register(napi_env env, napi_value exports); /* fastpath.c */
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -461,6 +463,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"writeBatch", NULL, js_write_batch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  fastpath_register(env, exports);
   return exports;
 }
 

@@ -16,6 +16,9 @@ set -eu
 log() { echo "gateway-entrypoint: $*" >&2; }
 ROLE_FILE=/run/vgw/lab-role
 mkdir -p /run/vgw
+# Docker gives even internal networks a default route to the host bridge; the
+# lab has no way out (and a gateway must not leak unencrypted traffic there).
+ip route del default 2>/dev/null || true
 
 instance=""
 prev=""
@@ -27,7 +30,7 @@ done
 mode=${VGW_LAB_HA:-auto}
 if [ "$mode" = auto ]; then
     if [ -z "${VGW_LAB_FLOATING:-}" ]; then mode=none
-    elif vgw failover --help >/dev/null 2>&1; then mode=daemon
+    elif vgw --help 2>/dev/null | grep -Eq '^ +failover( |$)'; then mode=daemon
     else mode=lab
     fi
 fi

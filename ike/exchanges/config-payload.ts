@@ -24,7 +24,7 @@ const ip4 = (s: string): Buffer => Buffer.from(s.split('.').map(Number));
 const ip4s = (b: Buffer, at = 0): string => [...b.subarray(at, at + 4)].join('.');
 
 /** The CP payload of a message with the given type, if any. */
-export function findCp(msg: IkeMessage, cfgType: CfgType): Extract<Payload, { type: PayloadType.CP }> | undefined {
+export function findCp(msg: IkeMessage, cfgType: CfgType): { cfgType: number; attributes: CfgAttribute[] } | undefined {
   for (const p of msg.payloads) {
     if (p.type === PayloadType.CP && 'cfgType' in p && p.cfgType === cfgType) return p;
   }

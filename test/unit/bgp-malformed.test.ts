@@ -189,7 +189,12 @@ describe('bounded fuzz: only BgpNotificationError ever escapes', () => {
       const seed = seeds[rnd(seeds.length)] as Buffer;
       const m = Buffer.from(seed);
       const kind = rnd(4);
-      if (kind === 0) for (let k = 0; k <= rnd(4); k++) m[19 + rnd(Math.max(1, m.length - 19))] ^= 1 << rnd(8);
+      if (kind === 0) {
+        for (let k = 0; k <= rnd(4); k++) {
+          const at = 19 + rnd(Math.max(1, m.length - 19));
+          if (at < m.length) m[at] = (m[at] as number) ^ (1 << rnd(8));
+        }
+      }
       else if (kind === 1) m[19 + rnd(Math.max(1, m.length - 19))] = rnd(256);
       const bytes = kind === 2 ? m.subarray(0, 19 + rnd(m.length - 18)) : m;
       if (kind === 2) bytes.writeUInt16BE(bytes.length, 16);

@@ -9,8 +9,8 @@ import { IkeSaState, retransmitTimeoutMs } from '../../ike/ike-sa.js';
 import type { ConnectionSpec } from '../../ike/connection.js';
 import type { ChildSaInstall, ChildSaCounters, IpsecBackend, UdpEndpoint } from '../../dataplane/backend.js';
 import { ANY_V4, cidrToRange } from '../../ike/traffic-selectors.js';
-import { DhGroup, EncrId, IntegId, PrfId, ExchangeType } from '../../ike/constants.js';
-import { decodeMessage } from '../../ike/codec/message.js';
+import { DhGroup, EncrId, IntegId, PrfId, ExchangeType, NotifyType } from '../../ike/constants.js';
+import { decodeMessage, encodeMessage } from '../../ike/codec/message.js';
 
 class MockBackend implements IpsecBackend {
   readonly installed = new Map<string, ChildSaInstall>();
@@ -333,5 +333,22 @@ describe('IKEv2 exchanges between two managers', () => {
     B.mgr.handleDatagram(req, ep, 4500);
     expect(B.mgr.stats.malformed).toBeGreaterThanOrEqual(2);
     expect(B.mgr.sasOf('to-192.0.2.1')[0]?.state).toBe(IkeSaState.Established);
+  });
+
+  it('answers an IKE_SA_INIT with an unknown critical payload with UNSUPPORTED_CRITICAL_PAYLOAD', () => {
+    const { wire, B } = pair();
+    const header = { spiI: Buffer.alloc(8, 7), spiR: Buffer.alloc(8), nextPayload: 0, version: 0x20, exchange: ExchangeType.IKE_SA_INIT, flags: 0x08, messageId: 0, length: 0 };
+    const req = encodeMessage(header, [{ type: 200, unknown: true, critical: true, body: Buffer.from('xx') }]);
+    B.mgr.handleDatagram(req, { address: '192.0.2.1', port: 500 }, 500);
+    const reply = wire.queue.shift();
+    expect(reply).toBeTruthy();
+    const m = decodeMessage(reply!.data);
+    const n = m.payloads[0];
+    expect(n && 'notifyType' in n ? n.notifyType : -1).toBe(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD);
+    expect(n && 'data' in n ? [...n.data] : []).toEqual([200]);
+    expect(B.mgr.allSas()).toHaveLength(0);
+    // The same from an address we have no connection for: silence.
+    B.mgr.handleDatagram(req, { address: '198.51.100.9', port: 500 }, 500);
+    expect(wire.queue).toHaveLength(0);
   });
 });

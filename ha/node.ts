@@ -1,0 +1,479 @@
+/**
+ * DOC: one instance of an HA gateway pair (`vgwd --instance NAME`).
+ *
+ *          ┌──────────── instance 0 ────────────┐   HA link (TCP, sealed)   ┌──────── instance 1 ────────┐
+ *   TUN ◀─▶│ EspDataplane ◀─ ReplicatingBackend ◀─ IkeManager │ ══ hello/ike/child/seq ══▶ │ ShadowStore ... │
+ *          │  UdpTransport (bound to the floating public IP, active only) │                 │ (idle until takeover) │
+ *          └────────────────────────────────────┘                           └────────────────────────────┘
+ *
+ * Active-standby: the active holds gateway.publicIpAddress and
+ * privateIpAddress (ha/floating-ip.ts), runs IKE and ESP, and replicates
+ * every change (ha/replicator.ts). The standby keeps the shadow. Takeover
+ * (ha/election.ts decides): import the shadow into IKE and the dataplane
+ * (sequence numbers jumped ahead), add the addresses with gratuitous ARP,
+ * bind the sockets, run IKE. `handover()` is the planned switchover: the
+ * active stops, sends its final state with exact sequence numbers, drops
+ * the addresses; the standby takes over without a jump.
+ *
+ * Active-active: each instance always holds its own public and private
+ * addresses and runs its own IKE SAs; the link carries heartbeats only, for
+ * status. Flows spread and fail over at the peer (dataplane flow pinning and
+ * the tunnels' liveness); a route-withdrawal hook `onPartnerLost` is there for BGP.
+ *
+ * Every failover the instance takes part in is measured (detection time,
+ * time to take over, time until ESP flows in again) and logged as the
+ * event `failover`.
+ */
+import type { Logger } from 'pino';
+import type { HaPlan } from '../daemon/config-ha.js';
+import type { ConnectionSpec } from '../ike/connection.js';
+import { IkeManager } from '../ike/manager.js';
+import type { IkeSa } from '../ike/ike-sa.js';
+import { EspDataplane, type EspTransportLike } from '../dataplane/forwarder.js';
+import type { PacketDevice } from '../dataplane/tun.js';
+import { UdpTransport } from '../dataplane/udp-transport.js';
+import type { UdpEndpoint } from '../dataplane/backend.js';
+import { Election } from './election.js';
+import { HaLink, type LinkDownReason } from './link.js';
+import { FloatingIps, addressAnswers, interfaceFor } from './floating-ip.js';
+import { ReplicatingBackend, ShadowStore, ikeRecord, importShadow, replicable } from './replicator.js';
+import type { HaMessage, HaRole } from './messages.js';
+
+export const HEARTBEAT_MS = 100;
+export const DEAD_AFTER_MS = 400;
+const INIT_WAIT_MS = 1_000;
+const PROBE_TIMEOUT_MS = 150;
+const TICK_MS = 200;
+const HANDOVER_ACK_TIMEOUT_MS = 3_000;
+
+export interface FailoverReport {
+  kind: 'planned' | 'unplanned';
+  role: 'took-over' | 'handed-over';
+  reason: string;
+  at: string;
+  epoch: number;
+  /** Unplanned: last word from the partner → failure declared. */
+  detectionMs: number | null;
+  /** Decision → addresses, sockets and SAs in place. */
+  takeoverMs: number;
+  /** Last word from the partner (planned: its stop) → first ESP packet received again; null if none came within 5 s. */
+  outageMs: number | null;
+  ikeSas: number;
+  childSas: number;
+  incomplete: string[];
+}
+
+export interface HaStatus {
+  mode: 'active-standby' | 'active-active';
+  instance: string;
+  role: HaRole;
+  epoch: number;
+  partner: { name: string; role: HaRole | 'unknown'; linkUp: boolean; lastHeardMsAgo: number | null };
+  replication: { shadowIkeSas: number; shadowChildSas: number; ageMs: number | null; lagMessages: number | null };
+  floatingAddresses: string[];
+  lastFailover: FailoverReport | null;
+}
+
+/** Forwards to the UDP transport of the moment; drops while there is none (standby). */
+class SwitchableTransport implements EspTransportLike {
+  current: UdpTransport | undefined;
+  espHandler: ((pkt: Buffer, remote: UdpEndpoint) => void) | undefined;
+  sendEsp(b: Buffer, off: number, len: number, remote: UdpEndpoint): void { this.current?.sendEsp(b, off, len, remote); }
+  setEspHandler(h: (pkt: Buffer, remote: UdpEndpoint) => void): void { this.espHandler = h; }
+  sendIke(msg: Buffer, remote: UdpEndpoint, localPort: number): void { this.current?.sendIke(msg, remote, localPort); }
+}
+
+export interface HaNodeOptions {
+  plan: HaPlan;
+  gatewayName: string;
+  /** Link key (messages.deriveLinkKey). */
+  key: Buffer;
+  specs: ConnectionSpec[];
+  tun: PacketDevice;
+  log: Logger;
+  haPort?: number;
+  /** Called when the partner is declared lost (active-active: withdraw its routes, e.g. BGP). */
+  onPartnerLost?: () => void;
+}
+
+export class HaNode {
+  readonly ike: IkeManager;
+  readonly dataplane: EspDataplane;
+  private readonly backend: ReplicatingBackend;
+  private readonly transport = new SwitchableTransport();
+  private readonly election: Election;
+  private readonly link: HaLink;
+  private readonly shadow = new ShadowStore();
+  private readonly floating: FloatingIps;
+  private readonly log: Logger;
+  private hbTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private initTimer: NodeJS.Timeout | undefined;
+  private partner: { role: HaRole | 'unknown'; epoch: number; applied: number; lastHeardMs: number } = { role: 'unknown', epoch: 0, applied: 0, lastHeardMs: 0 };
+  private sentMessages = 0;
+  private lastFailover: FailoverReport | null = null;
+  private transition: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private handoverWait: { resolve: (ms: number) => void; startedMs: number } | undefined;
+  private probing = false;
+
+  constructor(private readonly o: HaNodeOptions) {
+    this.log = o.log.child({ subsys: 'ha' });
+    this.election = new Election(o.plan.self.index);
+    const dp = new EspDataplane({ tun: o.tun, transport: this.transport, log: o.log.child({ subsys: 'esp' }), mtu: 1500 });
+    this.dataplane = dp;
+    this.backend = new ReplicatingBackend(dp, (m) => this.replicate(m));
+    const transport = this.transport;
+    this.ike = new IkeManager({
+      connections: o.specs,
+      backend: this.backend,
+      send: (msg, remote, localPort) => transport.sendIke(msg, remote, localPort),
+      localAddress: o.plan.self.publicIpAddress,
+      log: o.log.child({ subsys: 'ike' }),
+      onSaChange: (sa) => this.onSaChange(sa),
+    });
+    const ips = [o.plan.self.publicIpAddress, o.plan.self.privateIpAddress].filter((x) => x !== '');
+    this.floating = new FloatingIps(ips);
+    this.link = new HaLink({
+      selfIndex: o.plan.self.index, localAddress: o.plan.self.haAddress, peerAddress: o.plan.peer.haAddress, key: o.key,
+      port: o.haPort, log: this.log, deadAfterMs: DEAD_AFTER_MS,
+      onMessage: (m) => this.onMessage(m), onUp: () => this.onLinkUp(), onDown: (r) => this.onLinkDown(r),
+    });
+  }
+
+  get role(): HaRole { return this.election.role; }
+
+  async start(): Promise<void> {
+    // Addresses left behind by a crashed run of ours must not answer for the pair.
+    if (this.o.plan.mode === 'active-standby') await this.floating.release();
+    await this.link.start();
+    this.hbTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
+    if (this.o.plan.mode === 'active-active') {
+      this.election.role = 'active';
+      this.election.epoch = 1;
+      await this.activate({ kind: 'unplanned', reason: 'active-active: every instance is active', detectionMs: null, lastWordMs: 0 });
+      return;
+    }
+    this.initTimer = setTimeout(() => this.decide(this.election.handle({ type: 'init-timeout' })), INIT_WAIT_MS);
+    this.log.info({ instance: this.o.plan.self.name, partner: this.o.plan.peer.name, waitMs: INIT_WAIT_MS }, 'HA: waiting for the partner before choosing a role');
+  }
+
+  /** Stops the instance. An active one with a ready standby hands over instead of deleting the SAs. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    let handedOver = false;
+    if (this.o.plan.mode === 'active-standby' && this.role === 'active' && this.partnerReady()) {
+      try { await this.handover(); handedOver = true; } catch (err) { this.log.warn({ err: (err as Error).message }, 'HA: handover at stop failed'); }
+    }
+    this.stopped = true;
+    if (this.hbTimer) clearInterval(this.hbTimer);
+    if (this.initTimer) clearTimeout(this.initTimer);
+    await this.transition;
+    if (this.role === 'active' && !handedOver) {
+      await this.ike.shutdown();
+      this.stopTicking();
+      await this.closeTransport();
+      if (this.o.plan.mode === 'active-standby') await this.floating.release().catch(() => undefined);
+    }
+    if (this.o.plan.mode === 'active-active') await this.floating.release().catch(() => undefined);
+    await this.link.close();
+  }
+
+  private partnerReady(): boolean {
+    return this.link.up && this.partner.role === 'standby';
+  }
+
+  // ---- planned switchover ----
+
+  /** Planned switchover from the active: returns what it measured. */
+  async handover(): Promise<FailoverReport> {
+    if (this.o.plan.mode !== 'active-standby') throw new HaError('handover is for active-standby pairs; in active-active both instances are active');
+    if (this.role !== 'active') throw new HaError(`this instance is ${this.role}; run the failover on the active instance`);
+    if (!this.partnerReady()) throw new HaError(`partner ${this.o.plan.peer.name} is not a ready standby (link ${this.link.up ? 'up' : 'down'}, role ${this.partner.role})`);
+    let report!: FailoverReport;
+    const run = async (): Promise<void> => {
+      const t0 = Date.now();
+      // 1. Stop everything that moves state: IKE timers, sockets (no ESP in or out from here on).
+      this.stopTicking();
+      await this.closeTransport();
+      await this.floating.release();
+      // 2. Final state, exact sequence numbers, then the handover itself.
+      this.fullSync();
+      const acked = new Promise<number>((resolve) => { this.handoverWait = { resolve, startedMs: t0 }; });
+      this.link.send({ v: 1, t: 'handover', from: this.o.plan.self.name, epoch: this.election.epoch, startedMs: t0, seqs: this.backend.seqs() });
+      this.decide(this.election.handle({ type: 'handover-sent' }), false);
+      this.dropLocalState('handed over to the partner');
+      const ackMs = await Promise.race([acked, new Promise<number>((r) => setTimeout(() => r(-1), HANDOVER_ACK_TIMEOUT_MS))]);
+      this.handoverWait = undefined;
+      report = {
+        kind: 'planned', role: 'handed-over', reason: 'vgw failover', at: new Date(t0).toISOString(), epoch: this.election.epoch,
+        detectionMs: null, takeoverMs: ackMs < 0 ? Date.now() - t0 : ackMs, outageMs: null, ikeSas: 0, childSas: 0,
+        incomplete: ackMs < 0 ? ['partner did not confirm the handover within 3 s'] : [],
+      };
+      this.recordFailover(report);
+    };
+    this.transition = this.transition.then(run, run);
+    await this.transition;
+    return report;
+  }
+
+  // ---- link events ----
+
+  private onLinkUp(): void {
+    this.heartbeat();
+    if (this.role === 'active' && this.o.plan.mode === 'active-standby') this.fullSync();
+  }
+
+  private onLinkDown(reason: LinkDownReason): void {
+    this.partner.role = 'unknown';
+    if (this.stopped) return;
+    if (this.o.plan.mode === 'active-active') {
+      this.log.warn({ partner: this.o.plan.peer.name, reason }, 'HA: partner lost; its tunnels fail over at the peers');
+      this.o.onPartnerLost?.();
+      return;
+    }
+    if (this.role !== 'standby') return;
+    const detectionMs = this.partner.lastHeardMs ? Date.now() - this.partner.lastHeardMs : null;
+    if (reason === 'closed') {
+      // The partner's kernel closed the connection: its process is gone.
+      this.decide(this.election.handle({ type: 'peer-lost' }), true, { detectionMs, lastWordMs: this.partner.lastHeardMs, why: 'HA link closed by the partner' });
+      return;
+    }
+    void this.probeThenTakeOver(detectionMs);
+  }
+
+  /** Silent loss: take over only if nobody answers for the public address any more (split-brain guard). */
+  private async probeThenTakeOver(detectionMs: number | null): Promise<void> {
+    if (this.probing) return;
+    this.probing = true;
+    try {
+      const ip = this.o.plan.self.publicIpAddress;
+      const ifname = await interfaceFor(ip).catch(() => undefined);
+      while (!this.stopped && this.role === 'standby' && !this.link.up) {
+        const alive = ifname ? await addressAnswers(ip, ifname, PROBE_TIMEOUT_MS) : false;
+        if (!alive) {
+          const d = detectionMs === null ? null : detectionMs + PROBE_TIMEOUT_MS;
+          this.decide(this.election.handle({ type: 'peer-lost' }), true, { detectionMs: d, lastWordMs: this.partner.lastHeardMs, why: 'heartbeats stopped and the public address is silent' });
+          return;
+        }
+        this.log.warn({ ip }, 'HA: partner silent on the HA link but still answers for the public address; staying standby (split-brain guard)');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private onMessage(m: HaMessage): void {
+    switch (m.t) {
+      case 'hello': {
+        this.partner = { role: m.role, epoch: m.epoch, applied: m.applied, lastHeardMs: Date.now() };
+        if (this.o.plan.mode === 'active-active') return;
+        this.decide(this.election.handle({ type: 'peer-hello', role: m.role, epoch: m.epoch, index: m.index }), true,
+          { detectionMs: null, lastWordMs: 0, why: 'partner hello' });
+        return;
+      }
+      case 'handover': {
+        this.partner.lastHeardMs = Date.now();
+        this.shadow.apply(m);
+        this.decide(this.election.handle({ type: 'handover-received', epoch: m.epoch }), true,
+          { detectionMs: null, lastWordMs: m.startedMs, why: 'planned handover', planned: true });
+        return;
+      }
+      case 'handover-ack':
+        this.handoverWait?.resolve(Date.now() - this.handoverWait.startedMs);
+        return;
+      default:
+        this.partner.lastHeardMs = Date.now();
+        if (this.role === 'active') {
+          this.log.warn({ t: m.t }, 'HA: replication message while active ignored (partner thinks it is active)');
+          return;
+        }
+        this.shadow.apply(m);
+    }
+  }
+
+  // ---- role changes ----
+
+  private decide(d: { become?: HaRole; reason: string }, apply = true,
+    ctx: { detectionMs: number | null; lastWordMs: number; why: string; planned?: boolean } = { detectionMs: null, lastWordMs: 0, why: '' }): void {
+    if (!d.become) return;
+    if (this.initTimer && d.become !== 'init') { clearTimeout(this.initTimer); this.initTimer = undefined; }
+    this.log.info({ role: d.become, epoch: this.election.epoch, reason: d.reason }, `HA: becoming ${d.become}`);
+    this.heartbeat();
+    if (!apply) return;
+    const run = async (): Promise<void> => {
+      if (this.stopped) return;
+      if (d.become === 'active') {
+        await this.activate({ kind: ctx.planned ? 'planned' : 'unplanned', reason: `${ctx.why}: ${d.reason}`, detectionMs: ctx.detectionMs, lastWordMs: ctx.lastWordMs, planned: ctx.planned });
+      } else if (d.become === 'standby') {
+        await this.deactivate(d.reason);
+      }
+    };
+    this.transition = this.transition.then(run, run).catch((err: unknown) => this.log.error({ err }, 'HA: role change failed'));
+  }
+
+  private async activate(c: { kind: 'planned' | 'unplanned'; reason: string; detectionMs: number | null; lastWordMs: number; planned?: boolean }): Promise<void> {
+    const t0 = Date.now();
+    const hadState = this.shadow.ikes.size > 0;
+    const imported = importShadow(this.shadow, this.ike, this.backend, this.log, this.election.epoch);
+    this.shadow.clear();
+    const inBefore = this.inboundPackets();
+    try {
+      const placed = await this.floating.acquire();
+      this.log.info({ addresses: placed }, 'HA: floating addresses acquired');
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'HA: cannot acquire the floating addresses');
+    }
+    await this.openTransport();
+    this.ike.start();
+    this.ike.tick();
+    this.startTicking();
+    if (c.planned) this.link.send({ v: 1, t: 'handover-ack', from: this.o.plan.self.name, epoch: this.election.epoch });
+    this.fullSync();
+    const takeoverMs = Date.now() - t0;
+    if (this.o.plan.mode === 'active-active' && !hadState) {
+      this.log.info({ takeoverMs }, 'HA: active-active instance up');
+      return;
+    }
+    const report: FailoverReport = {
+      kind: c.kind, role: 'took-over', reason: c.reason, at: new Date(t0).toISOString(), epoch: this.election.epoch,
+      detectionMs: c.detectionMs, takeoverMs, outageMs: null, ikeSas: imported.ikeSas, childSas: imported.childSas, incomplete: imported.incomplete,
+    };
+    this.recordFailover(report, false);
+    // Outage as the daemon sees it: last word from the old active → first ESP packet in again.
+    const from = c.lastWordMs || t0;
+    const deadline = Date.now() + 5_000;
+    const watch = setInterval(() => {
+      const now = Date.now();
+      if (this.inboundPackets() > inBefore) {
+        report.outageMs = now - from;
+      } else if (now < deadline && this.role === 'active') {
+        return;
+      }
+      clearInterval(watch);
+      this.recordFailover(report);
+    }, 5);
+  }
+
+  private async deactivate(reason: string): Promise<void> {
+    this.stopTicking();
+    await this.closeTransport();
+    await this.floating.release().catch((err: unknown) => this.log.error({ err }, 'HA: releasing floating addresses failed'));
+    this.dropLocalState(reason);
+    this.log.info({ reason }, 'HA: standby');
+  }
+
+  /** Closes every SA locally, without DELETE: the partner carries them on. */
+  private dropLocalState(reason: string): void {
+    for (const sa of this.ike.allSas()) sa.close(`HA: ${reason}`);
+    this.backend.clear();
+  }
+
+  private recordFailover(r: FailoverReport, final = true): void {
+    this.lastFailover = r;
+    if (final) this.log.info({ event: 'failover', ...r }, `failover: ${r.kind} ${r.role}, detection ${r.detectionMs ?? '-'} ms, takeover ${r.takeoverMs} ms, outage ${r.outageMs ?? '-'} ms`);
+  }
+
+  private inboundPackets(): number {
+    let n = 0;
+    for (const id of this.backend.installed.keys()) n += this.dataplane.counters(id)?.inPackets ?? 0;
+    return n;
+  }
+
+  private async openTransport(): Promise<void> {
+    if (this.transport.current) return;
+    const ike = this.ike;
+    const t = new UdpTransport({
+      bindAddress: this.o.plan.self.publicIpAddress,
+      onIke: (msg, remote, localPort) => ike.handleDatagram(msg, remote, localPort),
+      log: this.o.log.child({ subsys: 'net' }),
+    });
+    const h = this.transport.espHandler;
+    if (h) t.setEspHandler(h);
+    // The address was just added: retry briefly while the kernel makes it usable.
+    for (let i = 0; ; i++) {
+      try { await t.start(); break; } catch (err) {
+        if (i >= 20) throw err;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+    this.transport.current = t;
+  }
+
+  private async closeTransport(): Promise<void> {
+    const t = this.transport.current;
+    this.transport.current = undefined;
+    await t?.close();
+  }
+
+  private startTicking(): void {
+    if (!this.tickTimer) this.tickTimer = setInterval(() => this.ike.tick(), TICK_MS);
+  }
+
+  private stopTicking(): void {
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    this.tickTimer = undefined;
+  }
+
+  // ---- replication ----
+
+  private replicate(m: HaMessage): void {
+    if (this.role !== 'active' || this.o.plan.mode !== 'active-standby') return;
+    if (this.link.send({ ...m, from: this.o.plan.self.name } as HaMessage)) this.sentMessages++;
+  }
+
+  private onSaChange(sa: IkeSa): void {
+    if (this.role !== 'active' || this.o.plan.mode !== 'active-standby') return;
+    if (replicable(sa)) this.replicate({ v: 1, t: 'ike', from: '', sa: ikeRecord(sa) });
+    else if (sa.keys && sa.spiR.some((b) => b !== 0)) this.replicate({ v: 1, t: 'ike-del', from: '', conn: sa.conn.name, spiI: sa.spiI.toString('hex'), spiR: sa.spiR.toString('hex') });
+  }
+
+  private fullSync(): void {
+    if (this.o.plan.mode !== 'active-standby' || !this.link.up) return;
+    const from = this.o.plan.self.name;
+    const epoch = this.election.epoch;
+    const send = (m: HaMessage): void => { if (this.link.send(m)) this.sentMessages++; };
+    send({ v: 1, t: 'sync-begin', from, epoch });
+    for (const c of this.backend.installed.values()) send({ v: 1, t: 'child', from, child: c });
+    for (const sa of this.ike.allSas()) if (replicable(sa)) send({ v: 1, t: 'ike', from, sa: ikeRecord(sa) });
+    send({ v: 1, t: 'seq', from, atMs: Date.now(), seqs: this.backend.seqs() });
+    send({ v: 1, t: 'sync-end', from, epoch });
+  }
+
+  private heartbeat(): void {
+    if (this.stopped) return;
+    const from = this.o.plan.self.name;
+    this.link.send({ v: 1, t: 'hello', from, role: this.election.role, epoch: this.election.epoch, index: this.o.plan.self.index, applied: this.shadow.applied });
+    if (this.role === 'active' && this.o.plan.mode === 'active-standby' && this.backend.installed.size > 0) {
+      this.replicate({ v: 1, t: 'seq', from, atMs: Date.now(), seqs: this.backend.seqs() });
+    }
+  }
+
+  status(): HaStatus {
+    const now = Date.now();
+    const standby = this.role !== 'active';
+    return {
+      mode: this.o.plan.mode,
+      instance: this.o.plan.self.name,
+      role: this.role,
+      epoch: this.election.epoch,
+      partner: {
+        name: this.o.plan.peer.name, role: this.link.up ? this.partner.role : 'unknown', linkUp: this.link.up,
+        lastHeardMsAgo: this.partner.lastHeardMs ? now - this.partner.lastHeardMs : null,
+      },
+      replication: {
+        shadowIkeSas: this.shadow.ikes.size, shadowChildSas: this.shadow.children.size,
+        ageMs: standby && this.shadow.lastUpdateMs ? this.shadow.ageMs() : null,
+        // Messages the standby has not applied yet (its hello reports its count).
+        lagMessages: !standby && this.link.up ? Math.max(0, this.sentMessages - this.partner.applied) : null,
+      },
+      floatingAddresses: this.floating.heldAddresses(),
+      lastFailover: this.lastFailover,
+    };
+  }
+}
+
+export class HaError extends Error {
+  override readonly name = 'HaError';
+}
