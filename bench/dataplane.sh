@@ -6,6 +6,7 @@
 #   sudo ROUNDS=1 DURATION=5 bench/dataplane.sh vgwd wireguard_go
 #
 # Tunnels: baseline vgwd wireguard_go openvpn openvpn_tuned strongswan
+#          (+ vgwd_nofast: vgwd with VGW_FASTPATH=0 VGW_TUN_VNET=0, not in the default set)
 # Env: ROUNDS (3) DURATION (8 s per iperf3 run, max 10) PING_COUNT (100)
 #      UDP_RATE (5G offered) OUT (bench/results) VGWD_NODE_ARGS (e.g.
 #      "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile vgwd).

@@ -76,6 +76,10 @@ up_vgwd() {
   vb_die "vgwd tunnel did not come up (see $ST/gwA.log $ST/gwB.log)"
 }
 down_vgwd() { :; }
+# The same daemon with the fast path off (node:crypto, node:dgram, no TUN
+# coalescing): the "before" of bench/PROFILE.md, measured in the same run.
+up_vgwd_nofast() { VGW_FASTPATH=0 VGW_TUN_VNET=0 up_vgwd; }
+down_vgwd_nofast() { :; }
 
 # ---- wireguard-go (ChaCha20-Poly1305, MTU 1420 = wg-quick default) ----
 up_wireguard_go() {

@@ -130,6 +130,12 @@ export interface FsmConfig {
   /** Seconds in Idle before an automatic restart; 0 disables automatic restart. */
   idleHoldTime?: number;
   passive?: boolean;
+  /**
+   * RFC 4271 §10: multiply ConnectRetry and IdleHold by a random 0.75..1.0, so
+   * two speakers that failed together do not retry in lockstep forever
+   * (each one's incoming connection replacing its own outgoing one).
+   */
+  jitter?: boolean;
 }
 
 type Handler = (fsm: BgpFsm, ev: FsmEvent) => Transition;
@@ -166,6 +172,7 @@ export class BgpFsm {
       idleHoldTime: DEFAULT_IDLE_HOLD_TIME,
       passive: false,
       ...config,
+      jitter: config.jitter ?? false,
     };
     this.#host = host;
     this.#clock = clock;
@@ -191,7 +198,8 @@ export class BgpFsm {
     if (seconds <= 0) return;
     const ev: FsmEvent['type'] =
       name === 'connectRetry' ? 'connectRetryTimerExpires' : name === 'hold' ? 'holdTimerExpires' : name === 'keepalive' ? 'keepaliveTimerExpires' : 'automaticStart';
-    this.#timers[name] = this.#clock.setTimer(seconds * 1000, () => {
+    const factor = this.config.jitter && (name === 'connectRetry' || name === 'idleHold') ? 0.75 + Math.random() * 0.25 : 1;
+    this.#timers[name] = this.#clock.setTimer(seconds * 1000 * factor, () => {
       delete this.#timers[name];
       this.handle({ type: ev } as FsmEvent);
     });

@@ -139,6 +139,9 @@ export class Rib {
   readonly #peers = new Map<string, AdjIn>();
   readonly #local = new Map<Ipv4Prefix, RibRoute>();
   readonly #listeners = new Set<RibListener>();
+  readonly #candidateListeners = new Set<(prefixes: Ipv4Prefix[]) => void>();
+  /** Prefixes whose candidate set changed in the current operation (only collected while someone listens). */
+  #touched: Ipv4Prefix[] = [];
   readonly #now: () => number;
 
   constructor(opts: { localAsn: number; now?: () => number }) {
@@ -149,6 +152,15 @@ export class Rib {
   subscribe(fn: RibListener): () => void {
     this.#listeners.add(fn);
     return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Called after every operation with the prefixes whose candidate set changed,
+   * even when the best path did not (e.g. to keep an ECMP set current).
+   */
+  subscribeCandidates(fn: (prefixes: Ipv4Prefix[]) => void): () => void {
+    this.#candidateListeners.add(fn);
+    return () => this.#candidateListeners.delete(fn);
   }
 
   addPeer(info: PeerInfo, maxPrefixes = DEFAULT_MAX_PREFIXES): void {
@@ -283,6 +295,7 @@ export class Rib {
   }
 
   #putCandidate(route: RibRoute, changes: BestPathChange[]): void {
+    if (this.#candidateListeners.size) this.#touched.push(route.prefix);
     let e = this.#loc.get(route.prefix);
     if (!e) {
       e = { candidates: [], best: undefined, reason: undefined };
@@ -299,6 +312,7 @@ export class Rib {
     if (!e) return;
     const i = e.candidates.findIndex((c) => c.source === source);
     if (i < 0) return;
+    if (this.#candidateListeners.size) this.#touched.push(prefix);
     e.candidates.splice(i, 1);
     this.#reselect(prefix, e, changes);
     if (e.candidates.length === 0) this.#loc.delete(prefix);
@@ -315,7 +329,11 @@ export class Rib {
   }
 
   #emit(changes: BestPathChange[]): void {
-    if (changes.length === 0) return;
-    for (const fn of this.#listeners) fn(changes);
+    if (changes.length > 0) for (const fn of this.#listeners) fn(changes);
+    if (this.#touched.length > 0) {
+      const touched = this.#touched;
+      this.#touched = [];
+      for (const fn of this.#candidateListeners) fn(touched);
+    }
   }
 }

@@ -47,6 +47,8 @@ export interface SpeakerOptions {
   connectRetryTime?: number;
   /** Seconds in Idle before automatic restart (default 5). */
   idleHoldTime?: number;
+  /** Jitter ConnectRetry/IdleHold timers (RFC 4271 §10); default false (exact timers for tests). */
+  timerJitter?: boolean;
 }
 
 export interface PeerOptions {
@@ -64,6 +66,8 @@ export interface PeerOptions {
    * multihop; single-hop GTSM (TTL 255) is not possible from Node.
    */
   multihop?: number;
+  /** Start the session with the speaker (default true); see setPeerEnabled. */
+  enabled?: boolean;
 }
 
 export interface OriginateAttributes {
@@ -104,6 +108,7 @@ export interface AdvertisedRoute {
   prefix: Ipv4Prefix;
   nextHop: string | undefined;
   asPath: string;
+  origin?: Origin | undefined;
 }
 
 export interface PeerStateEvent {
@@ -126,6 +131,7 @@ interface AdjOutEntry {
 
 class Peer {
   readonly options: PeerOptions;
+  enabled: boolean;
   primary: Connection;
   secondary: Connection | undefined;
   readonly adjOut = new Map<Ipv4Prefix, AdjOutEntry>();
@@ -134,6 +140,7 @@ class Peer {
   constructor(options: PeerOptions, primary: Connection) {
     this.options = options;
     this.primary = primary;
+    this.enabled = options.enabled ?? true;
   }
   get established(): Connection | undefined {
     return this.primary.fsm.state === BgpState.Established ? this.primary : undefined;
@@ -179,7 +186,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       this.#server = server;
     }
     this.#running = true;
-    for (const p of this.#peers.values()) if (p.primary.fsm.stopped) p.primary.fsm.handle({ type: 'manualStart' });
+    for (const p of this.#peers.values()) if (p.enabled && p.primary.fsm.stopped) p.primary.fsm.handle({ type: 'manualStart' });
   }
 
   /** Cease/Administrative Shutdown to every peer, stop listening. */
@@ -213,7 +220,33 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     this.rib.addPeer({ address, asn: options.asn, routerId: '0.0.0.0', ibgp: options.asn === this.options.localAsn }, options.maxPrefixes ?? DEFAULT_MAX_PREFIXES);
     const peer = new Peer(options, this.#newConnection(options, options.passive ?? false));
     this.#peers.set(address, peer);
-    if (this.#running) peer.primary.fsm.handle({ type: 'manualStart' });
+    if (this.#running && peer.enabled) peer.primary.fsm.handle({ type: 'manualStart' });
+  }
+
+  /**
+   * Stop a peer's session now (Cease/Administrative Shutdown; everything learned
+   * from it is withdrawn at once, no hold-timer wait) and keep it stopped, or
+   * start it again. The gateway ties a peer to its tunnel with this.
+   */
+  setPeerEnabled(address: string, enabled: boolean, shutdownCommunication = 'peer disabled'): boolean {
+    const p = this.#peers.get(address);
+    if (!p) return false;
+    if (p.enabled === enabled) return true;
+    p.enabled = enabled;
+    if (enabled) {
+      if (this.#running && p.primary.fsm.stopped) p.primary.fsm.handle({ type: 'manualStart' });
+    } else {
+      p.secondary?.fsm.handle({ type: 'manualStop' });
+      p.primary.fsm.handle({ type: 'manualStop', shutdownCommunication });
+      // Not Established (no 'down' callback) yet routes may remain from a session torn down just now.
+      this.rib.peerDown(address);
+      p.adjOut.clear();
+    }
+    return true;
+  }
+
+  peerEnabled(address: string): boolean {
+    return this.#peers.get(address)?.enabled ?? false;
   }
 
   removePeer(address: string, shutdownCommunication = 'peer deconfigured'): void {
@@ -292,7 +325,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
   advertisedRoutes(address: string): AdvertisedRoute[] {
     const p = this.#peers.get(address);
     if (!p) return [];
-    return [...p.adjOut].map(([prefix, e]) => ({ prefix, nextHop: e.attributes.nextHop, asPath: formatAsPath(e.attributes.asPath) }));
+    return [...p.adjOut].map(([prefix, e]) => ({ prefix, nextHop: e.attributes.nextHop, asPath: formatAsPath(e.attributes.asPath), origin: e.attributes.origin }));
   }
 
   // ------------------------------------------------------------ connections
@@ -309,6 +342,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
         ...(options.holdTime !== undefined ? { holdTime: options.holdTime } : {}),
         ...(this.options.connectRetryTime !== undefined ? { connectRetryTime: this.options.connectRetryTime } : {}),
         ...(this.options.idleHoldTime !== undefined ? { idleHoldTime: this.options.idleHoldTime } : {}),
+        ...(this.options.timerJitter ? { jitter: true } : {}),
       },
       { address, port: options.port ?? BGP_PORT, ...(options.localAddress ? { localAddress: options.localAddress } : {}) },
       {
@@ -336,7 +370,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       return;
     }
     const fsm = peer.primary.fsm;
-    if (fsm.stopped) {
+    if (fsm.stopped || !peer.enabled) {
       socket.destroy();
       return;
     }
@@ -387,8 +421,10 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     if (to === BgpState.Idle && conn === peer.secondary) {
       peer.secondary = undefined;
       conn.fsm.handle({ type: 'manualStop' });
-    } else if (to === BgpState.Idle && conn === peer.primary && reason === 'collisionLost' && peer.secondary) {
-      // The incoming connection won: it becomes the session; restore the peer's own mode for later restarts.
+    } else if (to === BgpState.Idle && conn === peer.primary && peer.secondary && !peer.primary.fsm.stopped) {
+      // The incoming connection won the collision, or the outgoing one failed while the incoming one
+      // is still opening: it becomes the session (left as secondary it would block every later
+      // connection); restore the peer's own mode for later restarts.
       const winner = peer.secondary;
       peer.secondary = undefined;
       peer.primary = winner;

@@ -7,6 +7,7 @@
  * here because the schema already reports it.
  */
 import { parseIpv4, parseIpv4Cidr, prefixesOverlap, type Ipv4Prefix } from './config-ipv4.js';
+import { bgpProblems } from './config-bgp.js';
 
 export interface ConfigProblem {
   /** Field path like "connections[0].ipsecPolicies[0].dhGroup"; "" for the document root. */
@@ -124,5 +125,6 @@ export function crossCheck(raw: unknown): ConfigProblem[] {
       connByRemote.set(remote, i);
     }
   });
+  problems.push(...bgpProblems(raw));
   return problems;
 }

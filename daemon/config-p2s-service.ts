@@ -17,7 +17,7 @@ import { verifyClientChain } from '../crypto/pki-verify.js';
 import type { ConnectionSpec } from '../ike/connection.js';
 import { IkeSaState } from '../ike/ike-sa.js';
 import { deleteIke } from '../ike/exchanges/informational.js';
-import { cidrToRange } from '../ike/traffic-selectors.js';
+import { cidrToRange, rangeToString } from '../ike/traffic-selectors.js';
 import { AddressPool } from '../ike/p2s/address-pool.js';
 import { ClientRegistry } from '../ike/p2s/client-registry.js';
 import { p2sResponderSpec } from '../ike/p2s/spec.js';
@@ -116,7 +116,7 @@ export class P2sService {
     }
     this.timer = setInterval(() => this.sweep(), 1000);
     this.timer.unref();
-    this.log.info({ pool: this.settings.vpnClientAddressPool, routes: routesOf2(this.policy), roots: this.policy.roots.length },
+    this.log.info({ pool: this.settings.vpnClientAddressPool, routes: pushedRoutes(this.policy), roots: this.policy.roots.length },
       'point-to-site enabled');
   }
 
@@ -164,7 +164,7 @@ export class P2sService {
       if (sa.state === IkeSaState.Established) sa.enqueue('ike-delete', () => deleteIke(sa, `client certificate no longer valid: ${v.reason}`), true);
       else sa.close('client certificate no longer valid');
     }
-    const result = { disconnected, routes: routesOf2(p), revoked: p.revoked.size, roots: p.roots.length };
+    const result = { disconnected, routes: pushedRoutes(p), revoked: p.revoked.size, roots: p.roots.length };
     this.log.info(result, 'point-to-site configuration reloaded');
     return result;
   }
@@ -175,7 +175,7 @@ export class P2sService {
       addressPool: [...this.settings.vpnClientAddressPool],
       poolSize: p.pool.size,
       leased: p.pool.leased,
-      routes: routesOf2(p),
+      routes: pushedRoutes(p),
       clients: p.registry.entries().map((e) => {
         const sa = ClientRegistry.current(e);
         return {
@@ -187,16 +187,6 @@ export class P2sService {
   }
 }
 
-function routesOf2(p: P2sPolicy): string[] {
-  return p.routes.map((r) => `${r.start}-${r.end}`).map((s) => {
-    const [a, b] = s.split('-');
-    return rangeText(a!, b!);
-  });
-}
-
-function rangeText(start: string, end: string): string {
-  const n = (ip: string): number => ip.split('.').reduce((v, o) => v * 256 + Number(o), 0);
-  const size = n(end) - n(start) + 1;
-  const len = 32 - Math.log2(size);
-  return Number.isInteger(len) ? `${start}/${len}` : `${start}-${end}`;
+function pushedRoutes(p: P2sPolicy): string[] {
+  return p.routes.map(rangeToString);
 }

@@ -13,6 +13,7 @@ import {
 import type { ConnectionMode, LogLevel, VpnType } from './config-types.js';
 import { vpnClientConfigurationSchema } from './config-p2s.js';
 import { activeActiveSchema, haInstancesSchema, haProblems, privateIpAddressSchema } from './config-ha.js';
+import { enableBgpSchema, gatewayBgpSchema, localNetworkGatewayBgpSchema } from './config-bgp.js';
 
 /** A string field whose value must come from a (case-insensitive) vocabulary. */
 function vocabField<T extends string>(vocab: Vocabulary<T>) {
@@ -105,7 +106,7 @@ const gatewaySchema = z.strictObject({
   publicIpAddress: ipv4Address,
   vpnType: vocabField(VPN_TYPE).default('RouteBased'),
   // Defined by later features (BGP, active-active, point-to-site); accepted untyped for now.
-  bgp: z.unknown().optional(),
+  bgp: gatewayBgpSchema.optional(),
   activeActive: activeActiveSchema.optional(),
   instances: haInstancesSchema.optional(),
   privateIpAddress: privateIpAddressSchema.optional(),
@@ -119,7 +120,7 @@ const localNetworkGatewaySchema = z.strictObject({
   name: resourceName,
   gatewayIpAddress: ipv4Address,
   addressPrefixes: z.array(ipv4Prefix).default([]),
-  bgp: z.unknown().optional(),
+  bgp: localNetworkGatewayBgpSchema.optional(),
 });
 
 const connectionSchema = z.strictObject({
@@ -134,7 +135,7 @@ const connectionSchema = z.strictObject({
   ipsecPolicies: z.array(ipsecPolicySchema)
     .max(1, { error: 'Azure allows at most one IPsec/IKE policy per connection' })
     .default([]),
-  enableBgp: z.unknown().optional(),
+  enableBgp: enableBgpSchema,
 });
 
 // Linux IFNAMSIZ is 16 including the NUL.

@@ -4,6 +4,7 @@
  * VirtualNetworkGatewayConnection, IpsecPolicy) so an Azure user can read it.
  */
 import type { HaInstanceSettings } from './config-ha.js';
+import type { GatewayBgpSettings, LocalNetworkGatewayBgpSettings } from './config-bgp.js';
 
 /** Canonical Azure policy vocabularies (aliases are folded into these at parse time). */
 export type IkeEncryptionName = 'GCMAES256' | 'GCMAES128' | 'AES256' | 'AES128';
@@ -40,8 +41,8 @@ export interface GatewaySettings {
   /** IKE/ESP endpoint and bind address. */
   readonly publicIpAddress: string;
   readonly vpnType: VpnType;
-  // Accepted but not interpreted here yet; the BGP/HA/P2S features define them.
-  readonly bgp?: unknown;
+  /** BGP over the tunnels (config-bgp.ts): ASN and this gateway's peering address(es). */
+  readonly bgp?: GatewayBgpSettings;
   /** HA pair (config-ha.ts): active-active, or active-standby when false/absent. */
   readonly activeActive?: boolean;
   readonly instances?: readonly HaInstanceSettings[];
@@ -55,7 +56,8 @@ export interface LocalNetworkGateway {
   /** The on-premises device's public IPv4 address. */
   readonly gatewayIpAddress: string;
   readonly addressPrefixes: readonly string[];
-  readonly bgp?: unknown;
+  /** The on-premises BGP speaker (config-bgp.ts). */
+  readonly bgp?: LocalNetworkGatewayBgpSettings;
 }
 
 export interface Connection {
@@ -70,7 +72,8 @@ export interface Connection {
   readonly usePolicyBasedTrafficSelectors: boolean;
   /** Zero or one custom policy (Azure allows one); empty means the default proposal set. */
   readonly ipsecPolicies: readonly IpsecPolicy[];
-  readonly enableBgp?: unknown;
+  /** Run a BGP session with the LNG's bgp peer through this tunnel (config-bgp.ts). */
+  readonly enableBgp?: boolean;
 }
 
 export interface RuntimeSettings {

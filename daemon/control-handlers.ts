@@ -6,6 +6,7 @@
 import type { GatewayConfig } from './config.js';
 import { ControlError, type ControlHandler } from './control.js';
 import type { GatewayStatus } from './status.js';
+import { bgpControlHandlers, type BgpControlTarget } from './bgp-control.js';
 
 /** What the handlers need from the gateway (the real Gateway satisfies this). */
 export interface ControllableGateway {
@@ -13,6 +14,14 @@ export interface ControllableGateway {
   initiate(name: string): void | Promise<void>;
   terminate(name: string): void | Promise<void>;
   rekey?(name: string, what: 'child' | 'ike'): void | Promise<void>;
+  /** BGP over the tunnels (daemon/bgp-control.ts); undefined when not configured. */
+  bgpService?(): BgpControlTarget | undefined;
+  /** Planned switchover to the partner instance of an HA pair. */
+  failover?(): Promise<unknown>;
+  /** Re-read the config file and apply what can change live (point-to-site). */
+  reload?(): unknown;
+  /** Connected point-to-site clients. */
+  p2sStatus?(): unknown;
 }
 
 function record(params: unknown): Record<string, unknown> {
@@ -37,6 +46,7 @@ export function controlHandlers(gw: ControllableGateway, config: GatewayConfig, 
   };
 
   return {
+    ...bgpControlHandlers(() => gw.bgpService?.()),
     status: async () => {
       const status = gw.status();
       return instance !== undefined && status.instance === undefined ? { ...status, instance } : status;
@@ -59,6 +69,26 @@ export function controlHandlers(gw: ControllableGateway, config: GatewayConfig, 
       await gw.terminate(conn.name);
       if (conn.connectionMode !== 'ResponderOnly') await gw.initiate(conn.name);
       return null;
+    },
+    reload: async () => {
+      if (!gw.reload) throw new ControlError('method_not_found', 'this gateway cannot reload its configuration');
+      try {
+        return await gw.reload();
+      } catch (e) {
+        throw new ControlError('invalid_request', `reload failed, configuration unchanged: ${(e as Error).message}`);
+      }
+    },
+    'p2s-status': async () => {
+      if (!gw.p2sStatus) throw new ControlError('method_not_found', 'this gateway has no point-to-site support');
+      return gw.p2sStatus();
+    },
+    failover: async () => {
+      if (!gw.failover) throw new ControlError('method_not_found', 'this gateway cannot fail over');
+      try {
+        return await gw.failover();
+      } catch (e) {
+        throw new ControlError('invalid_request', `failover refused: ${(e as Error).message}`);
+      }
     },
     rekey: async (params) => {
       const conn = connectionParam(params);

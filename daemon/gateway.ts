@@ -23,6 +23,13 @@ import { UdpTransport } from '../dataplane/udp-transport.js';
 import { EspDataplane } from '../dataplane/forwarder.js';
 import { linkUp, routeReplace, routeDel } from '../dataplane/iproute.js';
 import type { UdpEndpoint } from '../dataplane/backend.js';
+import { GatewayBgp } from './bgp-service.js';
+import { routedPrefixesOf } from './bgp-plan.js';
+import { configForInstance, haPlanFor, type HaPlan } from './config-ha.js';
+import { HaNode, type FailoverReport } from '../ha/node.js';
+import { deriveLinkKey } from '../ha/messages.js';
+import { P2sService, type P2sReloadResult, type P2sStatus } from './config-p2s-service.js';
+import { loadConfig } from './config.js';
 
 const TICK_MS = 200;
 
@@ -33,7 +40,7 @@ export function connectionSpecs(config: GatewayConfig): ConnectionSpec[] {
     if (!lng) throw new Error(`connection ${c.name}: unknown local network gateway ${c.localNetworkGateway}`);
     const policyBased = config.gateway.vpnType === 'PolicyBased' || c.usePolicyBasedTrafficSelectors;
     const local = config.gateway.addressSpace.map(cidrToRange);
-    const remote = lng.addressPrefixes.map(cidrToRange);
+    const remote = routedPrefixesOf(lng, c.enableBgp).map(cidrToRange); // + the BGP peer's /32 (bgp-plan.ts)
     const life = saLifetimesFor(c);
     return {
       name: c.name,
@@ -65,9 +72,18 @@ export class Gateway {
   private ike: IkeManager | undefined;
   private timer: NodeJS.Timeout | undefined;
   private routes: string[] = [];
+  private bgp: GatewayBgp | undefined;
+  /** HA pair member (ha/node.ts); undefined for a single-instance gateway. */
+  private readonly haPlan: HaPlan | undefined;
+  private ha: HaNode | undefined;
+  /** Point-to-site clients (gateway.vpnClientConfiguration), when configured. */
+  private readonly p2s: P2sService | undefined;
 
+  /** Throws HaConfigError when the config has instances and `instance` is missing or unknown. */
   constructor(private readonly config: GatewayConfig, private readonly log: Logger, private readonly instance?: string) {
-    this.specs = connectionSpecs(config);
+    this.haPlan = haPlanFor(config, instance);
+    this.specs = connectionSpecs(configForInstance(config, this.haPlan));
+    this.p2s = P2sService.fromConfig(config, log.child({ subsys: 'p2s' }));
   }
 
   async start(): Promise<void> {
@@ -83,6 +99,21 @@ export class Gateway {
       }
     }
     if (this.routes.length) this.log.info({ routes: this.routes, dev: rt.tunName }, 'routes to remote sites installed');
+    if (this.haPlan) {
+      // The HA node owns sockets, dataplane and IKE: they follow the active role.
+      const ha = new HaNode({
+        plan: this.haPlan, gatewayName: gw.name, specs: this.p2s ? [...this.specs, this.p2s.spec] : this.specs, tun: this.tun, log: this.log,
+        key: deriveLinkKey(gw.name, this.config.connections.map((c) => c.sharedKey)),
+      });
+      this.ha = ha;
+      this.ike = ha.ike;
+      this.dataplane = ha.dataplane;
+      await this.p2s?.start(rt.tunName);
+      await ha.start();
+      await this.startBgp();
+      this.log.info({ gateway: gw.name, instance: this.haPlan.self.name, mode: this.haPlan.mode, connections: this.specs.map((s) => s.name) }, 'gateway started (HA)');
+      return;
+    }
     const dpLog = this.log.child({ subsys: 'esp' });
     const ikeLog = this.log.child({ subsys: 'ike' });
     let ike: IkeManager | undefined;
@@ -97,7 +128,7 @@ export class Gateway {
     const dataplane = new EspDataplane({ tun: this.tun, transport, log: dpLog, mtu: 1500 });
     this.dataplane = dataplane;
     ike = new IkeManager({
-      connections: this.specs,
+      connections: this.p2s ? [...this.specs, this.p2s.spec] : this.specs,
       backend: dataplane,
       send: (msg, remote, localPort) => transport.sendIke(msg, remote, localPort),
       localAddress: gw.publicIpAddress,
@@ -105,14 +136,37 @@ export class Gateway {
     });
     this.ike = ike;
     this.timer = setInterval(() => ike?.tick(), TICK_MS);
+    await this.p2s?.start(rt.tunName);
     ike.start();
+    await this.startBgp();
     this.log.info({ gateway: gw.name, publicIp: gw.publicIpAddress, connections: this.specs.map((s) => s.name) }, 'gateway started');
   }
+
+  /** BGP over the tunnels (daemon/bgp-service.ts), when gateway.bgp is configured. */
+  private async startBgp(): Promise<void> {
+    const dataplane = this.dataplane;
+    if (!this.config.gateway.bgp || !dataplane) return;
+    this.bgp = GatewayBgp.create({
+      config: this.config,
+      instanceIndex: this.haPlan?.self.index ?? 0,
+      tunName: this.config.runtime.tunName,
+      dataplane,
+      tunnelUp: (name) => (this.ike?.sasOf(name) ?? []).some((sa) => sa.state === IkeSaState.Established && sa.activeChildren().length > 0),
+      log: this.log.child({ subsys: 'bgp' }),
+    });
+    await this.bgp?.start();
+  }
+
+  /** The gateway's BGP (undefined without gateway.bgp or before start). */
+  bgpService(): GatewayBgp | undefined { return this.bgp; }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    if (this.ike) await this.ike.shutdown();
+    await this.bgp?.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping BGP failed'));
+    if (this.ha) await this.ha.stop();
+    else if (this.ike) await this.ike.shutdown();
+    await this.p2s?.stop();
     for (const p of this.routes) {
       await routeDel(p, this.config.runtime.tunName).catch(() => undefined);
     }
@@ -122,9 +176,24 @@ export class Gateway {
     this.log.info('gateway stopped');
   }
 
+  /** Planned switchover to the partner instance (`vgw failover`). */
+  async failover(): Promise<FailoverReport> {
+    if (!this.ha) throw new Error('this gateway is a single instance: there is no partner to fail over to');
+    return this.ha.handover();
+  }
+
   initiate(name: string): void { this.requireIke().initiate(name); }
   terminate(name: string): void { this.requireIke().terminate(name); }
   rekey(name: string, what: 'child' | 'ike'): void { this.requireIke().rekey(name, what); }
+
+  /** Re-reads the config file and applies what can change live (point-to-site roots, revocations, routes). */
+  reload(): { pointToSite: P2sReloadResult | null } {
+    const next = loadConfig(this.config.source);
+    return { pointToSite: this.p2s ? this.p2s.reload(next) : null };
+  }
+
+  /** Connected point-to-site clients; null when P2S is not configured. */
+  p2sStatus(): P2sStatus | null { return this.p2s ? this.p2s.status() : null; }
 
   private requireIke(): IkeManager {
     if (!this.ike) throw new Error('gateway not started');
@@ -138,6 +207,7 @@ export class Gateway {
       connections: this.specs.map((s) => this.connectionStatus(s)),
     };
     if (this.instance) out.instance = this.instance;
+    if (this.ha) out.ha = this.ha.status();
     return out;
   }
 

@@ -13,6 +13,7 @@ import { ConfigError, loadConfig, type LogLevel } from './config.js';
 import { ControlServer } from './control.js';
 import { controlHandlers } from './control-handlers.js';
 import { Gateway } from './gateway.js';
+import { HaConfigError } from './config-ha.js';
 import { createLogger, type Logger } from './log.js';
 
 const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -125,7 +126,16 @@ export async function runDaemon(argv: readonly string[] = process.argv): Promise
     process.exit(70);
   });
 
-  const gw = new Gateway(config, log, opts.instance);
+  let gw: Gateway;
+  try {
+    gw = new Gateway(config, log, opts.instance);
+  } catch (err) {
+    if (err instanceof HaConfigError) {
+      process.stderr.write(`vgwd: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   const socketPath = opts.socket ?? config.runtime.controlSocket;
   const control = new ControlServer(socketPath, controlHandlers(gw, config, opts.instance), log.child({ subsys: 'control' }));
 
@@ -152,7 +162,13 @@ export async function runDaemon(argv: readonly string[] = process.argv): Promise
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
-  process.on('SIGHUP', () => log.warn('configuration reload is not supported; restart vgwd to apply changes'));
+  process.on('SIGHUP', () => {
+    try {
+      log.info({ result: gw.reload() }, 'SIGHUP: configuration reloaded');
+    } catch (err) {
+      log.error({ err }, 'SIGHUP: reload failed, configuration unchanged');
+    }
+  });
 
   log.info({ config: config.source }, 'vgwd starting');
   // Control socket first: if another vgwd owns it we must not touch the TUN device or ports.

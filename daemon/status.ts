@@ -63,8 +63,37 @@ export interface ConnectionStatus {
 export interface GatewayStatus {
   gateway: string;
   instance?: string;
+  /** HA pair state (ha/node.ts), present when the gateway has two instances. */
+  ha?: HaStatus;
   uptimeSeconds: number;
   connections: ConnectionStatus[];
+}
+
+export type HaRoleName = 'init' | 'standby' | 'active';
+
+export interface FailoverStatus {
+  kind: 'planned' | 'unplanned';
+  role: 'took-over' | 'handed-over';
+  reason: string;
+  at: string;
+  epoch: number;
+  detectionMs: number | null;
+  takeoverMs: number;
+  outageMs: number | null;
+  ikeSas: number;
+  childSas: number;
+  incomplete: string[];
+}
+
+export interface HaStatus {
+  mode: 'active-standby' | 'active-active';
+  instance: string;
+  role: HaRoleName;
+  epoch: number;
+  partner: { name: string; role: HaRoleName | 'unknown'; linkUp: boolean; lastHeardMsAgo: number | null };
+  replication: { shadowIkeSas: number; shadowChildSas: number; ageMs: number | null; lagMessages: number | null };
+  floatingAddresses: string[];
+  lastFailover: FailoverStatus | null;
 }
 
 // Runtime validation of a status document received over the control socket,
@@ -96,9 +125,25 @@ const connectionSchema = z.object({
   lastError: z.string().nullable(),
 });
 
+const haRole = z.enum(['init', 'standby', 'active']);
+const msOrNull = z.number().nullable();
+const haStatusSchema = z.object({
+  mode: z.enum(['active-standby', 'active-active']),
+  instance: z.string(), role: haRole, epoch: z.number(),
+  partner: z.object({ name: z.string(), role: z.enum(['init', 'standby', 'active', 'unknown']), linkUp: z.boolean(), lastHeardMsAgo: msOrNull }),
+  replication: z.object({ shadowIkeSas: counter, shadowChildSas: counter, ageMs: msOrNull, lagMessages: msOrNull }),
+  floatingAddresses: z.array(z.string()),
+  lastFailover: z.object({
+    kind: z.enum(['planned', 'unplanned']), role: z.enum(['took-over', 'handed-over']), reason: z.string(), at: z.string(),
+    epoch: z.number(), detectionMs: msOrNull, takeoverMs: z.number(), outageMs: msOrNull,
+    ikeSas: counter, childSas: counter, incomplete: z.array(z.string()),
+  }).nullable(),
+});
+
 export const gatewayStatusSchema = z.object({
   gateway: z.string(),
   instance: z.string().optional(),
+  ha: haStatusSchema.optional(),
   uptimeSeconds: z.number().nonnegative(),
   connections: z.array(connectionSchema),
 });

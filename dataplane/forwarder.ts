@@ -55,12 +55,15 @@ import { buildFragNeeded, FRAG_NEEDED_MAX_LENGTH } from './icmp.js';
 import { ipv4DontFragment, ipv4Dst, ipv4HeaderLength, ipv4Src, ipv4ToUint32, ipv4TotalLength, ipVersion } from './ipv4.js';
 import { clampTcpMss } from './mss-clamp.js';
 import { rangesContain, smallestMatch, toNumericRanges, type NumericRange } from './selectors.js';
+import { flowHash, LearnedRoutes } from './learned-routes.js';
 import type { PacketBatch, PacketDevice } from './tun.js';
 
 const OUTER_IPV4_HEADER = 20;
 const UDP_HEADER = 8;
 const TCP_IP_HEADERS = 40;
 const MAX_PACKET = 65535;
+/** Decrypted packets per TUN write call. */
+const TUN_QUEUE = 256;
 
 /**
  * A received ESP datagram at buf[offset, offset+length) from srcIpv4 (host
@@ -77,8 +80,12 @@ export interface EspTransportLike {
   sendEsp(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void;
   /** Where received ESP datagrams (non-IKE, non-keepalive on 4500) go. */
   setEspHandler(handler: (pkt: Buffer, remote: UdpEndpoint) => void): void;
-  /** Optional allocation-free receive path (no Buffer view, no endpoint object per packet). */
-  setEspRawHandler?(handler: EspRawHandler): void;
+  /**
+   * Optional allocation-free receive path (no Buffer view, no endpoint object
+   * per packet). onBatchEnd runs after each receive batch, while the batch's
+   * buffer is still valid (the forwarder writes its queued packets to the TUN then).
+   */
+  setEspRawHandler?(handler: EspRawHandler, onBatchEnd?: () => void): void;
   /** Sends whatever sendEsp queued (one sendmmsg); called at the end of every TUN batch. */
   flush?(): void;
 }
@@ -167,6 +174,13 @@ export class EspDataplane implements IpsecBackend {
   private acquirePolicies: Array<{ connection: string; tsRemote: NumericRange[]; tsLocal: NumericRange[] | undefined }> = [];
   private readonly lastAcquireMs = new Map<string, number>();
   private readonly acquireIntervalMs: number;
+  /** Decrypted packets waiting for one writeCoalesced call (raw receive path only). */
+  private readonly tunQueueOffsets = new Uint32Array(TUN_QUEUE);
+  private readonly tunQueueLengths = new Uint32Array(TUN_QUEUE);
+  private tunQueueBuf: Buffer | undefined;
+  private tunQueued = 0;
+  /** BGP-learned prefixes → connections (dataplane/learned-routes.ts), after the static selectors. */
+  private readonly learned = new LearnedRoutes();
 
   constructor(opts: EspDataplaneOptions) {
     this.tun = opts.tun;
@@ -182,7 +196,10 @@ export class EspDataplane implements IpsecBackend {
     this.acquireIntervalMs = opts.acquireIntervalMs ?? 1000;
     this.tun.onPackets((batch) => this.onTunBatch(batch));
     this.transport.setEspHandler((pkt, remote) => this.onEsp(pkt, remote));
-    this.transport.setEspRawHandler?.((buf, offset, length, srcIpv4) => this.onEspRaw(buf, offset, length, srcIpv4));
+    this.transport.setEspRawHandler?.(
+      (buf, offset, length, srcIpv4) => this.onEspRaw(buf, offset, length, srcIpv4),
+      () => this.flushTun(),
+    );
   }
 
   // ---- IpsecBackend ----
@@ -268,6 +285,23 @@ export class EspDataplane implements IpsecBackend {
     }));
   }
 
+  /**
+   * Learned (BGP) route: traffic to `prefix` goes through one of `connections`
+   * (5-tuple hash when several: ECMP), unless a static selector is at least as
+   * specific; traffic from `prefix` is accepted from them. Empty list: remove.
+   */
+  setLearnedRoute(prefix: string, connections: readonly string[]): void {
+    this.learned.set(prefix, connections);
+  }
+
+  learnedRoute(prefix: string): readonly string[] | undefined {
+    return this.learned.get(prefix);
+  }
+
+  get learnedRouteCount(): number {
+    return this.learned.size;
+  }
+
   /** Inner MTU of the tunnel for a Child SA (for routes / the TUN MTU). */
   innerMtu(id: string): number | undefined {
     return this.byId.get(id)?.innerMtu;
@@ -304,7 +338,7 @@ export class EspDataplane implements IpsecBackend {
     const length = ipv4TotalLength(buf, off);
     const src = ipv4Src(buf, off);
     const dst = ipv4Dst(buf, off);
-    const entry = this.lookupOutbound(src, dst);
+    const entry = this.lookupOutbound(src, dst, buf, off);
     if (!entry) {
       countDrop(this.globalDropCounts, 'noRoute');
       this.maybeAcquire(src, dst);
@@ -343,7 +377,7 @@ export class EspDataplane implements IpsecBackend {
   }
 
   /** Most specific tsRemote match wins; among equals, the newest SA (make-before-break). */
-  private lookupOutbound(src: number, dst: number): ChildSaEntry | undefined {
+  private lookupOutbound(src: number, dst: number, pkt?: Buffer, off = 0): ChildSaEntry | undefined {
     let best: ChildSaEntry | undefined;
     let bestSize = 0;
     const list = this.outboundList;
@@ -355,7 +389,27 @@ export class EspDataplane implements IpsecBackend {
       best = e;
       bestSize = size;
     }
-    return best;
+    if (this.learned.size === 0 || pkt === undefined) return best;
+    return this.lookupLearned(src, dst, pkt, off, best ? bestSize : 0) ?? best;
+  }
+
+  /** A learned prefix more specific than the static match (size 0: none): the SA of one of its connections. */
+  private lookupLearned(src: number, dst: number, pkt: Buffer, off: number, staticSize: number): ChildSaEntry | undefined {
+    const conns = this.learned.connectionsFor(dst);
+    if (!conns) return undefined;
+    if (staticSize !== 0 && 2 ** (32 - this.learned.matchedLength) >= staticSize) return undefined;
+    const n = conns.length;
+    const start = n === 1 ? 0 : flowHash(pkt, off) % n;
+    // The hashed connection first; if it has no live Child SA, the next one (the tunnel that is up).
+    for (let k = 0; k < n; k++) {
+      const conn = conns[(start + k) % n]!;
+      const list = this.outboundList;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const e = list[i]!;
+        if (e.connection === conn && rangesContain(e.tsLocal, src)) return e;
+      }
+    }
+    return undefined;
   }
 
   private maybeAcquire(src: number, dst: number): void {
@@ -437,14 +491,45 @@ export class EspDataplane implements IpsecBackend {
       return;
     }
     const length = ipv4TotalLength(pkt, off);
-    if (!rangesContain(entry.tsRemote, ipv4Src(pkt, off)) || !rangesContain(entry.tsLocal, ipv4Dst(pkt, off))) {
+    const innerSrc = ipv4Src(pkt, off);
+    if ((!rangesContain(entry.tsRemote, innerSrc) && !this.learned.carries(entry.connection, innerSrc)) || !rangesContain(entry.tsLocal, ipv4Dst(pkt, off))) {
       countDrop(entry.drops, 'policy');
       return;
     }
     entry.inPackets++;
     entry.inBytes += length;
     if (this.clampMss) clampTcpMss(pkt, off, length, entry.maxMss);
+    if (srcAddress === undefined && this.tun.writeCoalesced) {
+      this.queueTun(pkt, off, length); // raw path: the transport calls flushTun() at the end of the batch
+      return;
+    }
     if (!this.tun.writePacket(pkt, off, length)) countDrop(entry.drops, 'tunFull');
+  }
+
+  private queueTun(buf: Buffer, off: number, length: number): void {
+    if (this.tunQueued === TUN_QUEUE || (this.tunQueueBuf !== undefined && this.tunQueueBuf !== buf)) this.flushTun();
+    this.tunQueueBuf = buf;
+    this.tunQueueOffsets[this.tunQueued] = off;
+    this.tunQueueLengths[this.tunQueued] = length;
+    this.tunQueued++;
+  }
+
+  /** Writes the queued decrypted packets (TCP segments coalesced by the addon). */
+  private flushTun(): void {
+    const n = this.tunQueued;
+    const buf = this.tunQueueBuf;
+    this.tunQueued = 0;
+    this.tunQueueBuf = undefined;
+    if (n === 0 || !buf || !this.tun.writeCoalesced) return;
+    let delivered: number;
+    try {
+      delivered = this.tun.writeCoalesced(buf, this.tunQueueOffsets, this.tunQueueLengths, n);
+    } catch (err) {
+      countDrop(this.globalDropCounts, 'tunError');
+      this.log?.error({ err }, 'TUN write failed');
+      return;
+    }
+    for (let i = delivered; i < n; i++) countDrop(this.globalDropCounts, 'tunFull');
   }
 }
 

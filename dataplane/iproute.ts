@@ -97,3 +97,25 @@ export async function routeDel(prefix: string, dev: string, opts: RouteOptions =
     throw err;
   }
 }
+
+/**
+ * `ip [-n NS] -force -batch -`: many commands (one per line, without the
+ * leading "ip") in one process, e.g. thousands of BGP routes. -force keeps
+ * going past a failing line; resolves with the stderr text of the failures
+ * (empty when all succeeded).
+ */
+export function runIpBatch(lines: readonly string[], opts: IpOptions = {}): Promise<string> {
+  for (const l of lines) if (/[\n\r]/.test(l)) throw new RangeError('ip batch line contains a newline');
+  const fullArgs = [...(opts.netns ? ['-n', opts.netns] : []), '-force', '-batch', '-'];
+  return new Promise((resolve, reject) => {
+    const child = execFile(opts.ipPath ?? 'ip', fullArgs, { timeout: opts.timeoutMs ?? 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      if (err && typeof err.code !== 'number') {
+        reject(new IpCommandError(fullArgs, null, `${stderr} ${err.message}`));
+        return;
+      }
+      resolve(stderr);
+    });
+    child.stdin?.on('error', () => undefined); // ip exited early: reported through the callback
+    child.stdin?.end(lines.length ? `${lines.join('\n')}\n` : '');
+  });
+}

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
 export interface NativeAddon {
-  open(name: string, multiQueue?: boolean): { fd: number; name: string };
+  /** tso: ask for TUNSETOFFLOAD(CSUM | TSO4); the result says whether it took effect. */
+  open(name: string, multiQueue?: boolean, vnetHdr?: boolean, tso?: boolean): { fd: number; name: string; tso?: boolean };
   start(
     fd: number,
     slab: ArrayBuffer,
@@ -22,6 +23,13 @@ export interface NativeAddon {
   close(fd: number): void;
   write(fd: number, buf: Uint8Array, offset: number, length: number): boolean;
   writeBatch(fd: number, bufs: Uint8Array[], offsets: Uint32Array, lengths: Uint32Array): number;
+  /** TUN opened with vnetHdr only: writes in order, coalescing TCP segments; returns packets delivered. */
+  writeGro(fd: number, buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
+  /**
+   * What writeGro would write, without a TUN: each output packet is a 10-byte
+   * virtio_net_hdr + IPv4 packet, back to back in `out`; returns how many.
+   */
+  groPlan(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint8Array, outLengths: Uint32Array): number;
 
   /** RFC 4106 AES-GCM-16 contexts keyed once; returns a handle. */
   gcmCreate(key: Uint8Array, salt: Uint8Array): number;
@@ -33,11 +41,13 @@ export interface NativeAddon {
 
   /** IPv4 UDP socket bound to (host-order ipv4, port); bufBytes for SO_RCVBUF/SO_SNDBUF. */
   udpOpen(ipv4: number, port: number, bufBytes: number): { fd: number; port: number };
+  /** recvmmsg into slab slots; UDP GRO super-datagrams are split: entry i = slab[offsets[i], +lengths[i]). */
   udpStart(
     fd: number,
     slab: ArrayBuffer,
     slotSize: number,
     maxBatch: number,
+    offsets: Uint32Array,
     lengths: Uint32Array,
     addrs: Uint32Array,
     ports: Uint32Array,

@@ -10,7 +10,7 @@
  */
 import { loadNativeAddon, type NativeAddon } from './native.js';
 
-type TunAddon = Pick<NativeAddon, 'open' | 'start' | 'stop' | 'close' | 'write' | 'writeBatch'>;
+type TunAddon = Pick<NativeAddon, 'open' | 'start' | 'stop' | 'close' | 'write' | 'writeBatch' | 'writeGro'>;
 
 /** One callback's worth of packets, all in the shared slab. */
 export interface PacketBatch {
@@ -31,6 +31,12 @@ export interface PacketDevice {
   readonly headroom: number;
   onPackets(cb: (batch: PacketBatch) => void): void;
   writePacket(buf: Buffer, offset: number, length: number): boolean;
+  /**
+   * Optional: writes packet i = buf[offsets[i], +lengths[i]) for i < count in
+   * order, merging consecutive TCP segments of a flow (GRO); returns how many
+   * packets were delivered (the others were dropped: queue full).
+   */
+  writeCoalesced?(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   close(): void;
 }
 
@@ -44,6 +50,18 @@ export interface TunOpenOptions {
   batchSize?: number;
   /** Spare room after each packet (ESP trailer + ICV). Default 64. */
   tailroom?: number;
+  /**
+   * Open with IFF_VNET_HDR so writes can carry coalesced TCP (writeCoalesced).
+   * Default true; VGW_TUN_VNET=0 in the environment turns it off.
+   */
+  vnetHdr?: boolean;
+  /**
+   * With vnetHdr: let the kernel hand over 64 KiB TCP super-packets (TSO4 +
+   * checksum offload) that the addon cuts into MSS segments itself, so the
+   * stack forwards a TCP burst into the TUN once instead of per segment.
+   * Default true; VGW_TUN_TSO=0 turns it off.
+   */
+  tso?: boolean;
 }
 
 export class TunError extends Error {
@@ -91,13 +109,19 @@ export class TunDevice implements PacketDevice {
   readStoppedErrno = 0;
   /** Receive errors reported by the addon (errno → count). */
   readonly readErrors = new Map<number, number>();
+  /** True when opened with IFF_VNET_HDR (writeCoalesced available). */
+  readonly vnetHdr: boolean;
+  /** True when the kernel accepted TSO offload (reads are cut into segments by the addon). */
+  tso = false;
 
   private constructor(
     private readonly native: TunAddon,
     readonly fd: number,
     readonly name: string,
-    opts: Required<Pick<TunOpenOptions, 'mtu' | 'headroom' | 'batchSize' | 'tailroom'>>,
+    opts: Required<Pick<TunOpenOptions, 'mtu' | 'headroom' | 'batchSize' | 'tailroom' | 'vnetHdr'>>,
   ) {
+    this.vnetHdr = opts.vnetHdr;
+    if (!opts.vnetHdr) this.writeCoalesced = undefined;
     this.headroom = opts.headroom;
     this.batchSize = opts.batchSize;
     // Round slots to 64 bytes so every packet starts cache-aligned.
@@ -110,18 +134,25 @@ export class TunDevice implements PacketDevice {
 
   static open(name: string, opts: TunOpenOptions = {}): TunDevice {
     const native = loadTunAddon();
-    let opened: { fd: number; name: string };
+    const vnetHdr = (opts.vnetHdr ?? process.env['VGW_TUN_VNET'] !== '0') && typeof native.writeGro === 'function';
+    const headroom = opts.headroom ?? 64;
+    if (vnetHdr && headroom < 10) throw new TunError('vnetHdr needs headroom >= 10 (virtio_net_hdr is read there)', 'EINVAL', 0);
+    let opened: { fd: number; name: string; tso?: boolean };
     try {
-      opened = native.open(name, opts.multiQueue ?? false);
+      const tso = vnetHdr && (opts.tso ?? process.env['VGW_TUN_TSO'] !== '0');
+      opened = native.open(name, opts.multiQueue ?? false, vnetHdr, tso);
     } catch (err) {
       throw toTunError(err, `open TUN ${name}`);
     }
-    return new TunDevice(native, opened.fd, opened.name, {
+    const dev = new TunDevice(native, opened.fd, opened.name, {
       mtu: opts.mtu ?? 1500,
-      headroom: opts.headroom ?? 64,
+      headroom,
       batchSize: opts.batchSize ?? 64,
       tailroom: opts.tailroom ?? 64,
+      vnetHdr,
     });
+    dev.tso = opened.tso === true;
+    return dev;
   }
 
   /** Starts polling; `cb` runs once per batch of ready packets. Call once. */
@@ -174,6 +205,10 @@ export class TunDevice implements PacketDevice {
       lens[i] = lengths[i] ?? 0;
     }
     return this.native.writeBatch(this.fd, bufs, offs, lens);
+  }
+
+  writeCoalesced?(buf: Buffer, offsets: Uint32Array, lengths: Uint32Array, count: number): number {
+    return this.native.writeGro(this.fd, buf, offsets, lengths, count);
   }
 
   close(): void {

@@ -38,8 +38,10 @@ const SEND_RING_SLOTS = 1024;
 const SEND_SLOT_BYTES = 2048;
 /** Datagrams per sendmmsg / recvmmsg. */
 const FAST_BATCH = 64;
-/** Receive slots hold any UDP datagram (IKE may be large and IP-fragmented). */
+/** Receive slots hold any UDP datagram (IKE may be large and IP-fragmented) or a GRO super-datagram. */
 const FAST_RECV_SLOT = 65536;
+/** The addon splits UDP GRO super-datagrams (up to 64 segments) into entries. */
+const FAST_RECV_ENTRIES = FAST_BATCH * 64;
 
 export interface UdpTransportOptions {
   bindAddress: string;
@@ -61,6 +63,7 @@ interface FastSocket {
   readonly fd: number;
   readonly port: number;
   readonly recvSlab: Buffer;
+  readonly recvOffsets: Uint32Array;
   readonly recvLengths: Uint32Array;
   readonly recvAddrs: Uint32Array;
   readonly recvPorts: Uint32Array;
@@ -106,6 +109,7 @@ export class UdpTransport implements EspTransportLike {
   private readonly opts: UdpTransportOptions;
   private onEsp: ((pkt: Buffer, remote: UdpEndpoint) => void) | undefined;
   private onEspRaw: EspRawHandler | undefined;
+  private onEspBatchEnd: (() => void) | undefined;
   private fast: FastSocket | undefined;
   /** One-entry cache: the forwarder passes the same endpoint object for every packet of an SA. */
   private lastRemote: UdpEndpoint | undefined;
@@ -139,8 +143,9 @@ export class UdpTransport implements EspTransportLike {
     this.onEsp = handler;
   }
 
-  setEspRawHandler(handler: EspRawHandler): void {
+  setEspRawHandler(handler: EspRawHandler, onBatchEnd?: () => void): void {
     this.onEspRaw = handler;
+    this.onEspBatchEnd = onBatchEnd;
   }
 
   /** True when port 4500 runs on the addon's recvmmsg/sendmmsg socket. */
@@ -207,9 +212,10 @@ export class UdpTransport implements EspTransportLike {
       fd: opened.fd,
       port: opened.port,
       recvSlab: Buffer.from(new ArrayBuffer(FAST_BATCH * FAST_RECV_SLOT)),
-      recvLengths: new Uint32Array(FAST_BATCH),
-      recvAddrs: new Uint32Array(FAST_BATCH),
-      recvPorts: new Uint32Array(FAST_BATCH),
+      recvOffsets: new Uint32Array(FAST_RECV_ENTRIES),
+      recvLengths: new Uint32Array(FAST_RECV_ENTRIES),
+      recvAddrs: new Uint32Array(FAST_RECV_ENTRIES),
+      recvPorts: new Uint32Array(FAST_RECV_ENTRIES),
       sendSlab: Buffer.alloc(FAST_BATCH * SEND_SLOT_BYTES),
       sendOffsets: new Uint32Array(FAST_BATCH),
       sendLengths: new Uint32Array(FAST_BATCH),
@@ -223,6 +229,7 @@ export class UdpTransport implements EspTransportLike {
         fast.recvSlab.buffer as ArrayBuffer,
         FAST_RECV_SLOT,
         FAST_BATCH,
+        fast.recvOffsets,
         fast.recvLengths,
         fast.recvAddrs,
         fast.recvPorts,
@@ -235,7 +242,7 @@ export class UdpTransport implements EspTransportLike {
     return fast;
   }
 
-  /** One recvmmsg batch: datagram i is recvSlab[i * FAST_RECV_SLOT, + recvLengths[i]). */
+  /** One recvmmsg batch: datagram i is recvSlab[recvOffsets[i], + recvLengths[i]). */
   private onFastBatch(fast: FastSocket, count: number, errno: number): void {
     if (errno !== 0) {
       this.opts.log?.warn({ errno, port: fast.port }, 'UDP receive error');
@@ -243,7 +250,7 @@ export class UdpTransport implements EspTransportLike {
     }
     const slab = fast.recvSlab;
     for (let i = 0; i < count; i++) {
-      const off = i * FAST_RECV_SLOT;
+      const off = fast.recvOffsets[i]!;
       const len = fast.recvLengths[i]!;
       try {
         this.onFastDatagram(slab, off, len, fast.recvAddrs[i]!, fast.recvPorts[i]!);
@@ -252,7 +259,12 @@ export class UdpTransport implements EspTransportLike {
         this.opts.log?.warn({ err }, 'datagram handler threw');
       }
     }
-    // ESP replies generated while handling the batch (none today) go out together.
+    try {
+      this.onEspBatchEnd?.();
+    } catch (err) {
+      this.opts.log?.warn({ err }, 'ESP batch-end handler threw');
+    }
+    // ESP generated while handling the batch (none today) goes out together.
     this.flush();
   }
 

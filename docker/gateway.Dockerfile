@@ -17,6 +17,8 @@
 ARG NODE_IMAGE=node:20-slim
 
 FROM ${NODE_IMAGE} AS build
+# Lets .ci/docker-lab.sh prune this stage's leftover images (and only those).
+LABEL org.vgw.lab=build
 WORKDIR /src
 COPY . .
 RUN set -e; \

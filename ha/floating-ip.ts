@@ -12,7 +12,7 @@
  * `arping -U` when installed, else a raw AF_PACKET socket via python3; the
  * daemon has no raw sockets of its own (Node has none).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { runIp, IpCommandError } from '../dataplane/iproute.js';
 
@@ -54,17 +54,28 @@ async function listAddrs(): Promise<IpAddrJson[]> {
 
 const ARPING_PATHS = ['/usr/sbin/arping', '/usr/bin/arping', '/sbin/arping', '/bin/arping'];
 
-const GARP_PY = `
+/** Long-running helper: reads "ifname ip" lines, answers "ok"/"err ..." after sending request + reply GARPs. */
+const GARP_HELPER_PY = `
 import socket,struct,sys
-ifn,ip=sys.argv[1],sys.argv[2]
-s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)
-s.bind((ifn,0))
-mac=s.getsockname()[4]
-ipb=socket.inet_aton(ip)
-bc=b'\\xff'*6
-for op in (1,2):
-    arp=struct.pack('!HHBBH',1,0x0800,6,4,op)+mac+ipb+(b'\\x00'*6 if op==1 else bc)+ipb
-    s.send(bc+mac+b'\\x08\\x06'+arp+b'\\x00'*18)
+socks={}
+for line in sys.stdin:
+    try:
+        ifn,ip=line.split()
+        s=socks.get(ifn)
+        if s is None:
+            s=socket.socket(socket.AF_PACKET,socket.SOCK_RAW)
+            s.bind((ifn,0))
+            socks[ifn]=s
+        mac=s.getsockname()[4]
+        ipb=socket.inet_aton(ip)
+        bc=b'\\xff'*6
+        for op in (1,2):
+            arp=struct.pack('!HHBBH',1,0x0800,6,4,op)+mac+ipb+(b'\\x00'*6 if op==1 else bc)+ipb
+            s.send(bc+mac+b'\\x08\\x06'+arp+b'\\x00'*18)
+        print('ok',flush=True)
+    except Exception as e:
+        socks.pop(ifn,None) if 'ifn' in dir() else None
+        print('err',str(e).replace(chr(10),' '),flush=True)
 `;
 
 function exec(cmd: string, args: string[], timeoutMs = 3000): Promise<void> {
@@ -75,24 +86,61 @@ function exec(cmd: string, args: string[], timeoutMs = 3000): Promise<void> {
 
 export type GarpMethod = 'arping' | 'python3' | 'none';
 
-export function garpMethod(): GarpMethod {
-  if (ARPING_PATHS.some((p) => existsSync(p))) return 'arping';
-  return 'python3';
-}
+/**
+ * Sends gratuitous ARP. Started ahead of need (a standby keeps it warm), so
+ * a takeover pays microseconds, not an interpreter start-up.
+ */
+export class GarpSender {
+  private helper: ChildProcessWithoutNullStreams | undefined;
+  private waiting: Array<(ok: boolean) => void> = [];
+  private readonly arping = ARPING_PATHS.find((p) => existsSync(p));
 
-/** Announces `ip` on `ifname` with gratuitous ARP (request + reply). */
-export async function gratuitousArp(ifname: string, ip: string): Promise<GarpMethod> {
-  const arping = ARPING_PATHS.find((p) => existsSync(p));
-  if (arping) {
-    await exec(arping, ['-U', '-c', '1', '-I', ifname, '-s', ip, ip]);
-    void exec(arping, ['-A', '-c', '1', '-I', ifname, '-s', ip, ip]).catch(() => undefined);
-    return 'arping';
+  get method(): GarpMethod { return this.arping ? 'arping' : this.helper ? 'python3' : 'none'; }
+
+  start(): void {
+    if (this.arping || this.helper) return;
+    try {
+      const h = spawn('python3', ['-u', '-c', GARP_HELPER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
+      h.on('error', () => { this.helper = undefined; });
+      h.on('exit', () => { if (this.helper === h) this.helper = undefined; for (const w of this.waiting.splice(0)) w(false); });
+      let buf = '';
+      h.stdout.on('data', (d: Buffer) => {
+        buf += d.toString();
+        let i: number;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          this.waiting.shift()?.(line.startsWith('ok'));
+        }
+      });
+      h.stderr.resume();
+      this.helper = h;
+    } catch {
+      this.helper = undefined;
+    }
   }
-  try {
-    await exec('python3', ['-c', GARP_PY, ifname, ip]);
-    return 'python3';
-  } catch {
-    return 'none';
+
+  /** Announces `ip` on `ifname` (request + reply). */
+  async announce(ifname: string, ip: string): Promise<GarpMethod> {
+    if (this.arping) {
+      await exec(this.arping, ['-U', '-c', '1', '-I', ifname, '-s', ip, ip]).catch(() => undefined);
+      return 'arping';
+    }
+    if (!this.helper) this.start();
+    const h = this.helper;
+    if (!h) return 'none';
+    const ok = await new Promise<boolean>((resolve) => {
+      this.waiting.push(resolve);
+      h.stdin.write(`${ifname} ${ip}\n`);
+      setTimeout(() => resolve(false), 2000).unref();
+    });
+    return ok ? 'python3' : 'none';
+  }
+
+  stop(): void {
+    this.helper?.stdin.end();
+    this.helper?.kill();
+    this.helper = undefined;
   }
 }
 
@@ -105,24 +153,29 @@ export interface FloatingAddress {
 export class FloatingIps {
   private readonly held = new Map<string, string>(); // ip → ifname
 
+  readonly garp = new GarpSender();
+
   constructor(private readonly ips: readonly string[]) {}
 
-  /** Adds every floating address and announces it. Returns the interfaces used. */
-  async acquire(): Promise<Array<{ ip: string; ifname: string; garp: GarpMethod }>> {
+  /** Adds every floating address (not yet announced). Returns where each went. */
+  async place(): Promise<Array<{ ip: string; ifname: string }>> {
     const addrs = await listAddrs();
-    const out: Array<{ ip: string; ifname: string; garp: GarpMethod }> = [];
     const placed: Array<{ ip: string; ifname: string }> = [];
     for (const ip of this.ips) {
       const ifname = pickInterface(addrs, ip);
       if (!ifname) throw new FloatingIpError(`no interface has a subnet containing floating address ${ip}`);
-      await runIp(['addr', 'replace', `${ip}/32`, 'dev', ifname]);
-      this.held.set(ip, ifname);
       placed.push({ ip, ifname });
     }
-    // Announce all at once: ARP for one address must not wait for the other.
-    const garps = await Promise.all(placed.map((p) => gratuitousArp(p.ifname, p.ip)));
-    placed.forEach((p, i) => out.push({ ...p, garp: garps[i] ?? 'none' }));
-    return out;
+    await Promise.all(placed.map((p) => runIp(['addr', 'replace', `${p.ip}/32`, 'dev', p.ifname])));
+    for (const p of placed) this.held.set(p.ip, p.ifname);
+    return placed;
+  }
+
+  /** Gratuitous ARP for every address we hold, all at once. */
+  async announce(): Promise<Array<{ ip: string; ifname: string; garp: GarpMethod }>> {
+    const held = [...this.held].map(([ip, ifname]) => ({ ip, ifname }));
+    const garps = await Promise.all(held.map((p) => this.garp.announce(p.ifname, p.ip)));
+    return held.map((p, i) => ({ ...p, garp: garps[i] ?? 'none' }));
   }
 
   /** Removes every floating address we hold, or find configured (stale after a crash). */

@@ -38,6 +38,9 @@ import { HaLink, type LinkDownReason } from './link.js';
 import { FloatingIps, addressAnswers, interfaceFor } from './floating-ip.js';
 import { ReplicatingBackend, ShadowStore, ikeRecord, importShadow, replicable } from './replicator.js';
 import type { HaMessage, HaRole } from './messages.js';
+import type { FailoverStatus as FailoverReport, HaStatus } from '../daemon/status.js';
+
+export type { FailoverReport, HaStatus };
 
 export const HEARTBEAT_MS = 100;
 export const DEAD_AFTER_MS = 400;
@@ -45,34 +48,6 @@ const INIT_WAIT_MS = 1_000;
 const PROBE_TIMEOUT_MS = 150;
 const TICK_MS = 200;
 const HANDOVER_ACK_TIMEOUT_MS = 3_000;
-
-export interface FailoverReport {
-  kind: 'planned' | 'unplanned';
-  role: 'took-over' | 'handed-over';
-  reason: string;
-  at: string;
-  epoch: number;
-  /** Unplanned: last word from the partner → failure declared. */
-  detectionMs: number | null;
-  /** Decision → addresses, sockets and SAs in place. */
-  takeoverMs: number;
-  /** Last word from the partner (planned: its stop) → first ESP packet received again; null if none came within 5 s. */
-  outageMs: number | null;
-  ikeSas: number;
-  childSas: number;
-  incomplete: string[];
-}
-
-export interface HaStatus {
-  mode: 'active-standby' | 'active-active';
-  instance: string;
-  role: HaRole;
-  epoch: number;
-  partner: { name: string; role: HaRole | 'unknown'; linkUp: boolean; lastHeardMsAgo: number | null };
-  replication: { shadowIkeSas: number; shadowChildSas: number; ageMs: number | null; lagMessages: number | null };
-  floatingAddresses: string[];
-  lastFailover: FailoverReport | null;
-}
 
 /** Forwards to the UDP transport of the moment; drops while there is none (standby). */
 class SwitchableTransport implements EspTransportLike {
@@ -146,6 +121,7 @@ export class HaNode {
   async start(): Promise<void> {
     // Addresses left behind by a crashed run of ours must not answer for the pair.
     if (this.o.plan.mode === 'active-standby') await this.floating.release();
+    this.floating.garp.start();
     await this.link.start();
     this.hbTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     if (this.o.plan.mode === 'active-active') {
@@ -177,6 +153,7 @@ export class HaNode {
     }
     if (this.o.plan.mode === 'active-active') await this.floating.release().catch(() => undefined);
     await this.link.close();
+    this.floating.garp.stop();
   }
 
   private partnerReady(): boolean {
@@ -196,12 +173,13 @@ export class HaNode {
       // 1. Stop everything that moves state: IKE timers, sockets (no ESP in or out from here on).
       this.stopTicking();
       await this.closeTransport();
-      await this.floating.release();
       // 2. Final state, exact sequence numbers, then the handover itself.
       this.fullSync();
       const acked = new Promise<number>((resolve) => { this.handoverWait = { resolve, startedMs: t0 }; });
       this.link.send({ v: 1, t: 'handover', from: this.o.plan.self.name, epoch: this.election.epoch, startedMs: t0, seqs: this.backend.seqs() });
       this.decide(this.election.handle({ type: 'handover-sent' }), false);
+      // 3. Release the addresses while the partner adds them (its GARP moves the neighbours).
+      await this.floating.release();
       this.dropLocalState('handed over to the partner');
       const ackMs = await Promise.race([acked, new Promise<number>((r) => setTimeout(() => r(-1), HANDOVER_ACK_TIMEOUT_MS))]);
       this.handoverWait = undefined;
@@ -220,6 +198,7 @@ export class HaNode {
   // ---- link events ----
 
   private onLinkUp(): void {
+    this.sentMessages = 0;
     this.heartbeat();
     if (this.role === 'active' && this.o.plan.mode === 'active-standby') this.fullSync();
   }
@@ -320,12 +299,14 @@ export class HaNode {
     this.shadow.clear();
     const inBefore = this.inboundPackets();
     try {
-      const placed = await this.floating.acquire();
-      this.log.info({ addresses: placed }, 'HA: floating addresses acquired');
+      await this.floating.place();
     } catch (err) {
-      this.log.error({ err: (err as Error).message }, 'HA: cannot acquire the floating addresses');
+      this.log.error({ err: (err as Error).message }, 'HA: cannot add the floating addresses');
     }
+    // Sockets first, then the announcement: the first packet that follows the GARP finds them bound.
     await this.openTransport();
+    const announced = await this.floating.announce();
+    this.log.info({ addresses: announced, ms: Date.now() - t0 }, 'HA: floating addresses acquired and announced');
     this.ike.start();
     this.ike.tick();
     this.startTicking();

@@ -185,7 +185,7 @@ export class ShadowStore {
       case 'child-del': this.children.delete(m.id); this.seqs.delete(m.id); break;
       case 'seq': this.applySeqs(m.seqs, now, false); break;
       case 'handover': this.applySeqs(m.seqs, now, true); break;
-      case 'sync-begin': this.syncing = { ikes: new Set(), children: new Set() }; break;
+      case 'sync-begin': this.syncing = { ikes: new Set(), children: new Set() }; this.applied = 0; break;
       case 'sync-end': {
         const s = this.syncing;
         this.syncing = undefined;

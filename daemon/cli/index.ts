@@ -11,6 +11,9 @@ import { ConfigError, loadConfig } from '../config.js';
 import { controlRequest, ControlRequestError } from '../control.js';
 import { parseGatewayStatus, StatusFormatError } from '../status.js';
 import { registerPkiCommands } from './pki.js';
+import { registerRoutesCommand } from './routes.js';
+import { registerBgpCommands } from './bgp.js';
+import { registerClientCommands } from './client.js';
 import { renderStatus } from './render.js';
 import { DEFAULT_RUN_DIR, resolveSocketPath, SocketChoiceError } from './socket.js';
 
@@ -102,6 +105,14 @@ export function buildProgram(partialIo: Partial<CliIo> = {}): Command {
       io.out(`${name}: ${what === 'ike' ? 'IKE SA' : 'child SA'} rekey started\n`);
     });
 
+  program.command('failover')
+    .description('planned switchover of an HA pair: run on the active instance; the standby takes over')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const r = (await controlRequest(socketOf(cmd, io), 'failover', {}, 10_000)) as { takeoverMs?: number; incomplete?: string[] } | null;
+      const ms = typeof r?.takeoverMs === 'number' ? ` in ${r.takeoverMs} ms` : '';
+      io.out(`handed over to the partner instance${ms}${r?.incomplete?.length ? ` (${r.incomplete.join('; ')})` : ''}\n`);
+    });
+
   const config = program.command('config').description('work with gateway config files (offline)');
   config.command('check')
     .description('parse and validate a config; exit status 1 if it has problems')
@@ -127,6 +138,9 @@ export function buildProgram(partialIo: Partial<CliIo> = {}): Command {
     });
 
   registerPkiCommands(program);
+  registerRoutesCommand(program, io.out, (cmd) => socketOf(cmd, io));
+  registerBgpCommands(program, io.out, (cmd) => socketOf(cmd, io));
+  registerClientCommands(program);
   return program;
 }
 

@@ -14,9 +14,12 @@
  *   gcmSeal(handle, buf, esp, seq, plaintextLength)      RFC 4106 ESP: IV = 0^32 ‖ seq,
  *   gcmOpen(handle, buf, esp, length) -> boolean          AAD = SPI ‖ seq, ICV 16 bytes
  *   udpOpen(ipv4: number, port: number, bufBytes: number) -> { fd, port }
- *   udpStart(fd, slab: ArrayBuffer, slotSize, maxBatch, lengths, addrs, ports: Uint32Array,
- *            cb(count, errno))                            recvmmsg batches, one callback each
+ *   udpStart(fd, slab: ArrayBuffer, slotSize, maxBatch, offsets, lengths, addrs, ports: Uint32Array,
+ *            cb(count, errno))      recvmmsg batches, one callback each; UDP GRO super-datagrams
+ *                                   are split here, so entry i is slab[offsets[i], +lengths[i])
+ *                                   (the arrays need maxBatch * 64 entries)
  *   udpSendBatch(fd, buf, offsets, lengths, addrs, ports: Uint32Array, count) -> sent count
+ *            (sendmmsg; runs of same-size datagrams to one peer use UDP GSO)
  *   udpSend(fd, buf, offset, length, ipv4, port) -> boolean
  *   udpClose(fd)
  * IPv4 addresses are passed as host-order uint32.
@@ -25,8 +28,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <node_api.h>
+#include <openssl/aes.h>
 #include <openssl/evp.h>
+#include <openssl/modes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,14 +105,41 @@ static int u32(napi_env env, napi_value v, uint32_t* out) { return napi_get_valu
 /* ------------------------------------------------------------------ */
 /* AES-GCM (RFC 4106)                                                  */
 
+/* Fast engine: OpenSSL's GCM128 mode code driven by its AES-NI block and CTR32
+ * routines (exported by node on x86-64). EVP_EncryptInit_ex/ctrl cost ~1 µs per
+ * packet in OpenSSL 3.0 (provider dispatch, OSSL_PARAM translation); this path
+ * skips that and still uses the CLMUL/AVX GHASH. The symbols are weak: on a
+ * node without them (other arch, other build) or a CPU without AES-NI and
+ * PCLMULQDQ the EVP path is used. VGW_GCM_EVP=1 forces EVP (tests compare both). */
+extern int aesni_set_encrypt_key(const unsigned char* user_key, int bits, AES_KEY* key) __attribute__((weak));
+extern void aesni_encrypt(const unsigned char* in, unsigned char* out, const AES_KEY* key) __attribute__((weak));
+extern void aesni_ctr32_encrypt_blocks(const unsigned char* in, unsigned char* out, size_t blocks, const void* key,
+                                       const unsigned char* ivec) __attribute__((weak));
+
+static int aesni_usable(void) {
+  const char* force = getenv("VGW_GCM_EVP");
+  if (force && force[0] == '1') return 0;
+  if (!aesni_set_encrypt_key || !aesni_encrypt || !aesni_ctr32_encrypt_blocks) return 0;
+#if defined(__x86_64__)
+  return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#else
+  return 0;
+#endif
+}
+
 typedef struct {
   EVP_CIPHER_CTX* enc;
   EVP_CIPHER_CTX* dec;
+  AES_KEY aes;           /* fast engine: key schedule shared by both directions (CTR mode) */
+  GCM128_CONTEXT* genc;  /* fast engine, NULL when EVP is used */
+  GCM128_CONTEXT* gdec;
   uint8_t salt[4];
   int in_use;
 } gcm_sa_t;
 
-static gcm_sa_t* gcm_table = NULL;
+/* Entries are allocated one by one: GCM128_CONTEXT keeps a pointer to sa->aes,
+ * so an SA must never move (a realloc'ed array of structs would break that). */
+static gcm_sa_t** gcm_table = NULL;
 static uint32_t gcm_cap = 0;
 
 static napi_value js_gcm_create(napi_env env, napi_callback_info info) {
@@ -123,16 +156,32 @@ static napi_value js_gcm_create(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uint32_t h = 0;
-  while (h < gcm_cap && gcm_table[h].in_use) h++;
+  while (h < gcm_cap && gcm_table[h]) h++;
   if (h == gcm_cap) {
     uint32_t cap = gcm_cap ? gcm_cap * 2 : 16;
-    gcm_sa_t* t = realloc(gcm_table, cap * sizeof *t);
+    gcm_sa_t** t = realloc(gcm_table, cap * sizeof *t);
     if (!t) return throw_errno_fp(env, "gcmCreate", ENOMEM);
     memset(t + gcm_cap, 0, (cap - gcm_cap) * sizeof *t);
     gcm_table = t;
     gcm_cap = cap;
   }
-  gcm_sa_t* sa = &gcm_table[h];
+  gcm_sa_t* sa = calloc(1, sizeof *sa);
+  if (!sa) return throw_errno_fp(env, "gcmCreate", ENOMEM);
+  gcm_table[h] = sa;
+  if (aesni_usable() && aesni_set_encrypt_key(key, (int)key_len * 8, &sa->aes) == 0) {
+    sa->genc = CRYPTO_gcm128_new(&sa->aes, (block128_f)aesni_encrypt);
+    sa->gdec = CRYPTO_gcm128_new(&sa->aes, (block128_f)aesni_encrypt);
+    if (sa->genc && sa->gdec) {
+      memcpy(sa->salt, salt, 4);
+      sa->in_use = 1;
+      napi_value result;
+      FP_CHECK(env, napi_create_uint32(env, h, &result));
+      return result;
+    }
+    if (sa->genc) CRYPTO_gcm128_release(sa->genc);
+    if (sa->gdec) CRYPTO_gcm128_release(sa->gdec);
+    sa->genc = sa->gdec = NULL;
+  }
   sa->enc = EVP_CIPHER_CTX_new();
   sa->dec = EVP_CIPHER_CTX_new();
   if (!sa->enc || !sa->dec || EVP_EncryptInit_ex(sa->enc, cipher, NULL, NULL, NULL) != 1 ||
@@ -142,7 +191,9 @@ static napi_value js_gcm_create(napi_env env, napi_callback_info info) {
       EVP_DecryptInit_ex(sa->dec, NULL, NULL, key, NULL) != 1) {
     EVP_CIPHER_CTX_free(sa->enc);
     EVP_CIPHER_CTX_free(sa->dec);
-    sa->enc = sa->dec = NULL;
+    OPENSSL_cleanse(sa, sizeof *sa);
+    free(sa);
+    gcm_table[h] = NULL;
     napi_throw_error(env, "ERR_VGW_FASTPATH", "gcmCreate: OpenSSL EVP init failed");
     return NULL;
   }
@@ -153,7 +204,7 @@ static napi_value js_gcm_create(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static gcm_sa_t* gcm_get(uint32_t h) { return h < gcm_cap && gcm_table[h].in_use ? &gcm_table[h] : NULL; }
+static gcm_sa_t* gcm_get(uint32_t h) { return h < gcm_cap ? gcm_table[h] : NULL; }
 
 static napi_value js_gcm_free(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -163,9 +214,13 @@ static napi_value js_gcm_free(napi_env env, napi_callback_info info) {
   if (argc < 1 || !u32(env, argv[0], &h)) return throw_type(env, "gcmFree(handle)");
   gcm_sa_t* sa = gcm_get(h);
   if (sa) {
+    if (sa->genc) CRYPTO_gcm128_release(sa->genc); /* release cleanses the context */
+    if (sa->gdec) CRYPTO_gcm128_release(sa->gdec);
     EVP_CIPHER_CTX_free(sa->enc);
     EVP_CIPHER_CTX_free(sa->dec);
-    memset(sa, 0, sizeof *sa); /* also wipes the salt */
+    OPENSSL_cleanse(sa, sizeof *sa); /* key schedule and salt */
+    free(sa);
+    gcm_table[h] = NULL;
   }
   return NULL;
 }
@@ -182,6 +237,13 @@ static int gcm_seal(gcm_sa_t* sa, uint8_t* esp, uint32_t seq, uint32_t pt_len) {
   iv[7] = (uint8_t)seq;
   memcpy(nonce, sa->salt, 4);
   memcpy(nonce + 4, iv, 8);
+  if (sa->genc) {
+    CRYPTO_gcm128_setiv(sa->genc, nonce, 12);
+    if (CRYPTO_gcm128_aad(sa->genc, esp, 8) != 0) return -1;
+    if (CRYPTO_gcm128_encrypt_ctr32(sa->genc, ct, ct, pt_len, (ctr128_f)aesni_ctr32_encrypt_blocks) != 0) return -1;
+    CRYPTO_gcm128_tag(sa->genc, ct + pt_len, 16);
+    return 0;
+  }
   int outl = 0;
   if (EVP_EncryptInit_ex(sa->enc, NULL, NULL, NULL, nonce) != 1) return -1;
   if (EVP_EncryptUpdate(sa->enc, NULL, &outl, esp, 8) != 1) return -1; /* AAD: SPI ‖ seq */
@@ -199,6 +261,12 @@ static int gcm_open(gcm_sa_t* sa, uint8_t* esp, uint32_t len) {
   uint32_t ct_len = len - 32;
   memcpy(nonce, sa->salt, 4);
   memcpy(nonce + 4, esp + 8, 8);
+  if (sa->gdec) {
+    CRYPTO_gcm128_setiv(sa->gdec, nonce, 12);
+    if (CRYPTO_gcm128_aad(sa->gdec, esp, 8) != 0) return 0;
+    if (CRYPTO_gcm128_decrypt_ctr32(sa->gdec, ct, ct, ct_len, (ctr128_f)aesni_ctr32_encrypt_blocks) != 0) return 0;
+    return CRYPTO_gcm128_finish(sa->gdec, ct + ct_len, 16) == 0; /* constant-time tag compare */
+  }
   int outl = 0;
   if (EVP_DecryptInit_ex(sa->dec, NULL, NULL, NULL, nonce) != 1) return 0;
   if (EVP_DecryptUpdate(sa->dec, NULL, &outl, esp, 8) != 1) return 0;
@@ -252,16 +320,26 @@ static napi_value js_gcm_open(napi_env env, napi_callback_info info) {
 /* UDP with recvmmsg / sendmmsg                                        */
 
 #define UDP_MAX_BATCH 256
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+/* The kernel's UDP GRO merges at most 64 segments (UDP_GRO_CNT_MAX). */
+#define GRO_MAX_SEGS 64
 
 typedef struct udp_poller {
   uv_poll_t poll;
   napi_env env;
   int fd;
-  napi_ref callback, slab_ref, lengths_ref, addrs_ref, ports_ref;
+  napi_ref callback, slab_ref, offsets_ref, lengths_ref, addrs_ref, ports_ref;
   napi_async_context async_context;
   uint8_t* slab;
   uint32_t slot_size, max_batch;
-  uint32_t *lengths, *addrs, *ports;
+  uint32_t *offsets, *lengths, *addrs, *ports;
+  uint32_t max_entries;
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } ctrl[UDP_MAX_BATCH];
   struct mmsghdr msgs[UDP_MAX_BATCH];
   struct iovec iov[UDP_MAX_BATCH];
   struct sockaddr_in from[UDP_MAX_BATCH];
@@ -288,6 +366,7 @@ static void udp_release(udp_poller_t* p) {
   napi_delete_reference(p->env, p->callback);
   napi_delete_reference(p->env, p->slab_ref);
   napi_delete_reference(p->env, p->lengths_ref);
+  napi_delete_reference(p->env, p->offsets_ref);
   napi_delete_reference(p->env, p->addrs_ref);
   napi_delete_reference(p->env, p->ports_ref);
   napi_async_destroy(p->env, p->async_context);
@@ -327,6 +406,8 @@ static void udp_on_readable(uv_poll_t* handle, int status, int events) {
       p->msgs[i].msg_hdr.msg_iovlen = 1;
       p->msgs[i].msg_hdr.msg_name = &p->from[i];
       p->msgs[i].msg_hdr.msg_namelen = sizeof p->from[i];
+      p->msgs[i].msg_hdr.msg_control = p->ctrl[i].buf;
+      p->msgs[i].msg_hdr.msg_controllen = sizeof p->ctrl[i].buf;
     }
     int n = recvmmsg(p->fd, p->msgs, p->max_batch, MSG_DONTWAIT, NULL);
     if (n < 0) {
@@ -335,14 +416,35 @@ static void udp_on_readable(uv_poll_t* handle, int status, int events) {
       return;
     }
     if (n == 0) return;
+    uint32_t e = 0;
     for (int i = 0; i < n; i++) {
+      struct msghdr* h = &p->msgs[i].msg_hdr;
       uint32_t len = p->msgs[i].msg_len;
+      uint32_t base = (uint32_t)i * p->slot_size;
+      uint32_t addr = ntohl(p->from[i].sin_addr.s_addr), port = ntohs(p->from[i].sin_port);
+      uint32_t seg = len;
+      for (struct cmsghdr* c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+          int g;
+          memcpy(&g, CMSG_DATA(c), sizeof g);
+          if (g > 0) seg = (uint32_t)g;
+        }
+      }
       /* A datagram bigger than the slot is truncated: report length 0 (dropped). */
-      p->lengths[i] = (p->msgs[i].msg_hdr.msg_flags & MSG_TRUNC) ? 0 : len;
-      p->addrs[i] = ntohl(p->from[i].sin_addr.s_addr);
-      p->ports[i] = ntohs(p->from[i].sin_port);
+      if (h->msg_flags & MSG_TRUNC) len = 0, seg = 0;
+      uint32_t at = 0;
+      do {
+        if (e >= p->max_entries) break;
+        uint32_t l = len - at < seg ? len - at : seg;
+        p->offsets[e] = base + at;
+        p->lengths[e] = l;
+        p->addrs[e] = addr;
+        p->ports[e] = port;
+        e++;
+        at += l;
+      } while (at < len && seg > 0);
     }
-    udp_deliver(p, (uint32_t)n, 0);
+    udp_deliver(p, e, 0);
     if ((uint32_t)n < p->max_batch) return;
     if (!find_udp(p->fd)) return; /* closed from the callback */
   }
@@ -383,22 +485,23 @@ static napi_value js_udp_open(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_udp_start(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   FP_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   uint32_t fd, slot_size, max_batch;
   uint8_t* slab;
-  size_t slab_len, ll, al, pl;
-  uint32_t *lengths, *addrs, *ports;
+  size_t slab_len, ol, ll, al, pl;
+  uint32_t *offsets, *lengths, *addrs, *ports;
   napi_valuetype cbt = napi_undefined;
-  if (argc >= 8) napi_typeof(env, argv[7], &cbt);
-  if (argc < 8 || !u32(env, argv[0], &fd) || !u8(env, argv[1], &slab, &slab_len) || !u32(env, argv[2], &slot_size) ||
-      !u32(env, argv[3], &max_batch) || !u32arr(env, argv[4], &lengths, &ll) || !u32arr(env, argv[5], &addrs, &al) ||
-      !u32arr(env, argv[6], &ports, &pl) || cbt != napi_function)
-    return throw_type(env, "udpStart(fd, slab, slotSize, maxBatch, lengths, addrs, ports, cb)");
-  if (max_batch == 0 || max_batch > UDP_MAX_BATCH || (size_t)max_batch * slot_size > slab_len || ll < max_batch ||
-      al < max_batch || pl < max_batch) {
-    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpStart: arrays too small or maxBatch > 256");
+  if (argc >= 9) napi_typeof(env, argv[8], &cbt);
+  if (argc < 9 || !u32(env, argv[0], &fd) || !u8(env, argv[1], &slab, &slab_len) || !u32(env, argv[2], &slot_size) ||
+      !u32(env, argv[3], &max_batch) || !u32arr(env, argv[4], &offsets, &ol) || !u32arr(env, argv[5], &lengths, &ll) ||
+      !u32arr(env, argv[6], &addrs, &al) || !u32arr(env, argv[7], &ports, &pl) || cbt != napi_function)
+    return throw_type(env, "udpStart(fd, slab, slotSize, maxBatch, offsets, lengths, addrs, ports, cb)");
+  size_t need = (size_t)max_batch * GRO_MAX_SEGS;
+  if (max_batch == 0 || max_batch > UDP_MAX_BATCH || (size_t)max_batch * slot_size > slab_len || ol < need || ll < need ||
+      al < need || pl < need) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpStart: arrays need maxBatch * 64 entries, maxBatch <= 256");
     return NULL;
   }
   if (find_udp((int)fd)) {
@@ -414,9 +517,14 @@ static napi_value js_udp_start(napi_env env, napi_callback_info info) {
   p->slab = slab;
   p->slot_size = slot_size;
   p->max_batch = max_batch;
+  p->offsets = offsets;
   p->lengths = lengths;
   p->addrs = addrs;
   p->ports = ports;
+  p->max_entries = (uint32_t)need;
+  /* Let the kernel hand over GRO'd super-datagrams (split above); best effort. */
+  int one = 1;
+  setsockopt(p->fd, SOL_UDP, UDP_GRO, &one, sizeof one);
   int rc = uv_poll_init(loop, &p->poll, p->fd);
   if (rc != 0) {
     free(p);
@@ -426,11 +534,12 @@ static napi_value js_udp_start(napi_env env, napi_callback_info info) {
   napi_value name;
   napi_create_string_utf8(env, "vgw_udp.read", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &p->async_context);
-  napi_create_reference(env, argv[7], 1, &p->callback);
+  napi_create_reference(env, argv[8], 1, &p->callback);
   napi_create_reference(env, argv[1], 1, &p->slab_ref);
-  napi_create_reference(env, argv[4], 1, &p->lengths_ref);
-  napi_create_reference(env, argv[5], 1, &p->addrs_ref);
-  napi_create_reference(env, argv[6], 1, &p->ports_ref);
+  napi_create_reference(env, argv[4], 1, &p->offsets_ref);
+  napi_create_reference(env, argv[5], 1, &p->lengths_ref);
+  napi_create_reference(env, argv[6], 1, &p->addrs_ref);
+  napi_create_reference(env, argv[7], 1, &p->ports_ref);
   p->next = udp_pollers;
   udp_pollers = p;
   rc = uv_poll_start(&p->poll, UV_READABLE, udp_on_readable);
@@ -439,6 +548,88 @@ static napi_value js_udp_start(napi_env env, napi_callback_info info) {
     return throw_errno_fp(env, "uv_poll_start", -rc);
   }
   return NULL;
+}
+
+/* UDP GSO (UDP_SEGMENT, Linux >= 4.18): a run of datagrams to one peer with
+ * one size (the last may be shorter) goes down the stack as one skb and is
+ * cut into datagrams only where needed. Turned off after the first EINVAL/EIO
+ * (kernel or path without support); then every datagram is its own message. */
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#define GSO_MAX_SEGS 64
+static int udp_gso_enabled = 1;
+
+typedef struct {
+  struct mmsghdr msgs[UDP_MAX_BATCH];
+  struct iovec iov[UDP_MAX_BATCH];
+  struct sockaddr_in to[UDP_MAX_BATCH];
+  union {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+  } ctrl[UDP_MAX_BATCH];
+  uint32_t segs[UDP_MAX_BATCH]; /* datagrams in message i */
+} send_plan_t;
+
+static send_plan_t plan;
+
+/* Sends datagrams [first, first+count) (count <= UDP_MAX_BATCH); returns datagrams sent. */
+static uint32_t send_chunk(int fd, uint8_t* buf, const uint32_t* offsets, const uint32_t* lengths, const uint32_t* addrs,
+                           const uint32_t* ports, uint32_t first, uint32_t count, int gso) {
+  uint32_t nmsg = 0;
+  for (uint32_t k = 0; k < count;) {
+    uint32_t i = first + k;
+    uint32_t seg = lengths[i], n = 1, total = seg;
+    if (gso) {
+      while (k + n < count && n < GSO_MAX_SEGS) {
+        uint32_t j = i + n;
+        if (addrs[j] != addrs[i] || ports[j] != ports[i] || lengths[j] > seg || total + lengths[j] > 65000) break;
+        total += lengths[j];
+        n++;
+        if (lengths[j] < seg) break; /* a shorter datagram ends the run */
+      }
+    }
+    struct mmsghdr* m = &plan.msgs[nmsg];
+    memset(m, 0, sizeof *m);
+    for (uint32_t q = 0; q < n; q++) {
+      plan.iov[k + q].iov_base = buf + offsets[i + q];
+      plan.iov[k + q].iov_len = lengths[i + q];
+    }
+    memset(&plan.to[nmsg], 0, sizeof plan.to[nmsg]);
+    plan.to[nmsg].sin_family = AF_INET;
+    plan.to[nmsg].sin_addr.s_addr = htonl(addrs[i]);
+    plan.to[nmsg].sin_port = htons((uint16_t)ports[i]);
+    m->msg_hdr.msg_iov = &plan.iov[k];
+    m->msg_hdr.msg_iovlen = n;
+    m->msg_hdr.msg_name = &plan.to[nmsg];
+    m->msg_hdr.msg_namelen = sizeof plan.to[nmsg];
+    if (n > 1) {
+      m->msg_hdr.msg_control = plan.ctrl[nmsg].buf;
+      m->msg_hdr.msg_controllen = sizeof plan.ctrl[nmsg].buf;
+      struct cmsghdr* c = CMSG_FIRSTHDR(&m->msg_hdr);
+      c->cmsg_level = SOL_UDP;
+      c->cmsg_type = UDP_SEGMENT;
+      c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+      uint16_t gso_size = (uint16_t)seg;
+      memcpy(CMSG_DATA(c), &gso_size, sizeof gso_size);
+    }
+    plan.segs[nmsg] = n;
+    nmsg++;
+    k += n;
+  }
+  uint32_t sent = 0, off = 0;
+  while (off < nmsg) {
+    int r = sendmmsg(fd, plan.msgs + off, nmsg - off, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if ((errno == EINVAL || errno == EIO) && plan.segs[off] > 1) return UINT32_MAX; /* GSO refused */
+      off++; /* EAGAIN / ENOBUFS / a queued ICMP error: this message is lost */
+      continue;
+    }
+    for (int q = 0; q < r; q++) sent += plan.segs[off + (uint32_t)q];
+    off += (uint32_t)r;
+  }
+  return sent;
 }
 
 static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
@@ -457,42 +648,23 @@ static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpSendBatch: count beyond arrays");
     return NULL;
   }
-  struct mmsghdr msgs[64];
-  struct iovec iov[64];
-  struct sockaddr_in to[64];
-  uint32_t sent = 0, done = 0;
-  while (done < count) {
-    uint32_t n = count - done < 64 ? count - done : 64;
-    for (uint32_t i = 0; i < n; i++) {
-      uint32_t k = done + i;
-      if ((uint64_t)offsets[k] + lengths[k] > buf_len) {
-        napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpSendBatch: datagram beyond buffer");
-        return NULL;
-      }
-      iov[i].iov_base = buf + offsets[k];
-      iov[i].iov_len = lengths[k];
-      memset(&to[i], 0, sizeof to[i]);
-      to[i].sin_family = AF_INET;
-      to[i].sin_addr.s_addr = htonl(addrs[k]);
-      to[i].sin_port = htons((uint16_t)ports[k]);
-      memset(&msgs[i], 0, sizeof msgs[i]);
-      msgs[i].msg_hdr.msg_iov = &iov[i];
-      msgs[i].msg_hdr.msg_iovlen = 1;
-      msgs[i].msg_hdr.msg_name = &to[i];
-      msgs[i].msg_hdr.msg_namelen = sizeof to[i];
+  for (uint32_t k = 0; k < count; k++) {
+    if ((uint64_t)offsets[k] + lengths[k] > buf_len || lengths[k] > 65507) {
+      napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "udpSendBatch: datagram beyond buffer");
+      return NULL;
     }
-    uint32_t off = 0;
-    while (off < n) {
-      int r = sendmmsg((int)fd, msgs + off, n - off, MSG_DONTWAIT);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        /* EAGAIN / ENOBUFS / an ICMP error queued on the socket: skip this datagram. */
-        off++;
-        continue;
-      }
-      sent += (uint32_t)r;
-      off += (uint32_t)r;
+  }
+  uint32_t sent = 0;
+  for (uint32_t done = 0; done < count;) {
+    uint32_t n = count - done < UDP_MAX_BATCH ? count - done : UDP_MAX_BATCH;
+    uint32_t r = send_chunk((int)fd, buf, offsets, lengths, addrs, ports, done, n, udp_gso_enabled);
+    if (r == UINT32_MAX) {
+      /* Nothing of this chunk went out before the refusal only if it was the first message;
+       * to stay simple, resend the whole chunk without GSO (a duplicate is caught by anti-replay). */
+      udp_gso_enabled = 0;
+      r = send_chunk((int)fd, buf, offsets, lengths, addrs, ports, done, n, 0);
     }
+    sent += r;
     done += n;
   }
   napi_value result;

@@ -2,9 +2,10 @@
 # Point-to-site client container. When `vgw client` exists (issue 5) and a
 # profile is present, connect with it and stay connected; otherwise say why and
 # idle, so the rest of the lab still comes up.
-#   profile: /etc/vgw/p2s/client-profile.json (written by docker/lab/p2s-setup.sh)
+#   profile: /etc/vgw/p2s/alice/profile.yaml (docker/lab/p2s/README.md)
 set -u
-profile=${VGW_P2S_PROFILE:-/etc/vgw/p2s/client-profile.json}
+ip route del default 2>/dev/null || true     # the lab has no way out
+profile=${VGW_P2S_PROFILE:-/etc/vgw/p2s/alice/profile.yaml}
 trap 'exit 0' TERM INT
 if vgw client --help >/dev/null 2>&1 && [ -f "$profile" ]; then
     echo "p2s-client: vgw client connect --profile $profile" >&2
@@ -13,7 +14,7 @@ fi
 if ! vgw client --help >/dev/null 2>&1; then
     echo "p2s-client: this build has no \`vgw client\` yet (point-to-site, issue 5): idling" >&2
 else
-    echo "p2s-client: no profile at $profile (run docker/lab/p2s-setup.sh): idling" >&2
+    echo "p2s-client: no profile at $profile: idling" >&2
 fi
 while :; do
     sleep 3600 &

@@ -87,16 +87,6 @@ describe('parseConfig: valid configs', () => {
       ipsecIntegrity: 'SHA256', pfsGroup: 'PFS2048', saLifeTimeSeconds: 27000, saDataSizeKilobytes: 102400000 });
   });
 
-  it('accepts the reserved optional fields of later features', () => {
-    const raw = base();
-    Object.assign(raw.gateway, { bgp: { asn: 65515 }, activeActive: true, instances: [{ name: 'a' }], privateIpAddress: '10.1.255.4', vpnClientConfiguration: {} });
-    raw.localNetworkGateways[0].bgp = { asn: 65010, bgpPeeringAddress: '10.2.255.1' };
-    raw.connections[0].enableBgp = true;
-    const cfg = parseConfig(YAML.stringify(raw));
-    expect(cfg.gateway.bgp).toEqual({ asn: 65515 });
-    expect(cfg.connections[0]!.enableBgp).toBe(true);
-  });
-
   it('returns a deep-frozen object', () => {
     const cfg = parseConfig(EXAMPLE);
     expect(Object.isFrozen(cfg)).toBe(true);

@@ -1,0 +1,261 @@
+#!/usr/bin/env bash
+# Run the default docker lab (compose.yaml) end to end, then leave nothing behind:
+#   1. docker.io + docker-compose from Debian if missing; dockerd if not running
+#   2. a local base image (docker/local-base-image.sh), unless NODE_IMAGE is set
+#      or --official (node:20-slim from the registry, built from source)
+#   3. compose up --build, wait for the gateways' health checks
+#   4. pings across S2S (vnet1<->onprem) and V2V (vnet1<->vnet2), checked against
+#      the tunnels' ESP counters; P2S when this build has `vgw client`
+#   5. kill the vnet1 instance that holds the floating public address, assert
+#      traffic recovers through the other one, start it again and assert it
+#      rejoins as standby without taking the address back
+#   6. compose down (containers, networks, volumes, the lab image), remove the
+#      base image if this run imported it, stop dockerd if this run started it
+# Every wait has a timeout; a normal run takes 2-4 minutes.
+#
+# Usage: .ci/docker-lab.sh [--official] [--keep]     (--keep: leave the lab running)
+# Env:   NODE_IMAGE (base image), VGW_COMPOSE ("docker compose" or "docker-compose")
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+official=0
+keep=0
+for a in "$@"; do
+    case $a in
+        --official) official=1 ;;
+        --keep) keep=1 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        *) echo "docker-lab.sh: unknown option $a" >&2; exit 2 ;;
+    esac
+done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/vgw-docker-lab.XXXXXX")
+failures=0
+started_dockerd_pid=""
+imported_base=""
+lab_up=0
+
+say() { echo "== $*"; }
+ok() { echo "ok   - $*"; }
+fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
+skip() { echo "skip - $*"; }
+
+# wait_until TIMEOUT_S DESCRIPTION COMMAND...: poll every 0.5 s.
+wait_until() {
+    local timeout=$1 what=$2 deadline
+    shift 2
+    deadline=$(( $(date +%s) + timeout ))
+    while ! "$@" >/dev/null 2>&1; do
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            echo "timeout after ${timeout}s: $what" >&2
+            return 1
+        fi
+        sleep 0.5
+    done
+}
+
+# ---- 1. docker ----
+ensure_docker() {
+    if ! command -v dockerd >/dev/null 2>&1 && ! command -v docker >/dev/null 2>&1 \
+        || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; then
+        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+            say "installing docker.io docker-compose"
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose >"$work/apt.log" 2>&1 \
+                || { cat "$work/apt.log"; echo "docker-lab.sh: apt-get install failed" >&2; return 1; }
+        else
+            echo "docker-lab.sh: docker / compose missing and cannot install them (need root + apt-get)" >&2
+            return 1
+        fi
+    fi
+    if docker info >/dev/null 2>&1; then return 0; fi
+    [ "$(id -u)" = 0 ] || { echo "docker-lab.sh: dockerd is not running and we are not root" >&2; return 1; }
+    say "starting dockerd"
+    # No iptables/NAT/forwarding changes on the host: the lab's networks are
+    # all internal and need only the bridges and veths, which dockerd still makes.
+    dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
+        >"$work/dockerd.log" 2>&1 &
+    started_dockerd_pid=$!
+    wait_until 60 "dockerd ready" docker info || { tail -20 "$work/dockerd.log"; return 1; }
+}
+
+compose() { $COMPOSE "$@"; }
+
+pick_compose() {
+    if [ -n "${VGW_COMPOSE:-}" ]; then COMPOSE=$VGW_COMPOSE
+    elif docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
+    else COMPOSE="docker-compose"
+    fi
+    say "compose: $COMPOSE ($($COMPOSE version --short 2>/dev/null || $COMPOSE version | head -1))"
+}
+
+teardown() {
+    local rc=$?
+    if [ "$lab_up" = 1 ] && [ "$keep" = 0 ]; then
+        say "tearing down"
+        compose logs --no-color >"$work/lab.log" 2>&1 || true
+        [ "$failures" -gt 0 ] && { echo "--- lab logs (last 60 lines)"; tail -60 "$work/lab.log"; }
+        compose down -v --remove-orphans --rmi all >/dev/null 2>&1 || compose down -v --remove-orphans || true
+        docker image prune -f --filter label=org.vgw.lab=build >/dev/null 2>&1 || true
+        [ -n "$imported_base" ] && docker rmi "$imported_base" >/dev/null 2>&1 || true
+        local left
+        left=$(docker ps -aq --filter label=com.docker.compose.project="$project"; \
+               docker network ls -q --filter label=com.docker.compose.project="$project")
+        [ -z "$left" ] && ok "nothing left behind (containers, networks)" || fail "left behind: $left"
+    fi
+    if [ -n "$started_dockerd_pid" ] && [ "$keep" = 0 ]; then
+        kill "$started_dockerd_pid" 2>/dev/null && wait "$started_dockerd_pid" 2>/dev/null
+    fi
+    rm -rf "$work"
+    [ "$failures" -gt 0 ] && rc=1
+    echo "docker-lab: $([ "$rc" = 0 ] && echo PASS || echo FAIL) ($failures failure(s))"
+    exit "$rc"
+}
+
+ensure_docker || { echo "docker-lab: FAIL (no docker)"; exit 1; }
+pick_compose
+project=$(basename "$PWD" | tr -cd 'a-z0-9_-')   # Compose's default project name
+trap teardown EXIT
+trap 'exit 130' INT TERM
+
+# ---- 2. base image ----
+if [ -n "${NODE_IMAGE:-}" ]; then
+    say "base image from NODE_IMAGE: $NODE_IMAGE"
+elif [ "$official" = 1 ]; then
+    export NODE_IMAGE=node:20-slim
+    say "base image: $NODE_IMAGE (official, built from source in the image)"
+else
+    if [ ! -f dist/daemon/main.js ] || [ ! -f build/Release/vgw_tun.node ]; then
+        say "building on the host (npm run build) for the local base image"
+        npm run build >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "npm run build"; exit 1; }
+    fi
+    images_before=$(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null)
+    base=$(docker/local-base-image.sh | tail -n 1)
+    [ -n "$base" ] || { fail "local base image"; exit 1; }
+    docker image inspect "$base" >/dev/null 2>&1 || { fail "local base image $base missing"; exit 1; }
+    # Remove it afterwards only if it is new (the tag is a content hash).
+    grep -qx "$base" <<<"$images_before" || imported_base=$base
+    export NODE_IMAGE=$base
+    say "base image: $NODE_IMAGE (local, from this host)"
+fi
+
+# ---- 3. up ----
+gateways=(vnet1-gw-0 vnet1-gw-1 onprem-gw vnet2-gw-0 vnet2-gw-1)
+for c in "${gateways[@]}" vnet1-vm onprem-host vnet2-vm p2s-client; do
+    if docker inspect "$c" >/dev/null 2>&1; then
+        echo "docker-lab.sh: a container named $c already exists (a lab already running? docker compose down first)" >&2
+        exit 1
+    fi
+done
+say "compose up --build"
+lab_up=1
+timeout 600 $COMPOSE up -d --build >"$work/up.log" 2>&1 || { tail -40 "$work/up.log"; fail "compose up"; exit 1; }
+ok "lab up ($(docker ps -q --filter label=com.docker.compose.project="$project" | wc -l) containers)"
+
+healthy() { [ "$(docker inspect -f '{{.State.Health.Status}}' "$1" 2>/dev/null)" = healthy ]; }
+all_healthy() { local c; for c in "${gateways[@]}"; do healthy "$c" || return 1; done; }
+if wait_until 180 "gateways healthy" all_healthy; then
+    ok "gateways healthy: ${gateways[*]}"
+else
+    for c in "${gateways[@]}"; do echo "  $c: $(docker inspect -f '{{.State.Status}} {{.State.Health.Status}}' "$c" 2>&1)"; done
+    fail "gateways healthy"
+    exit 1
+fi
+
+# ---- 4. pings across the tunnels ----
+ping_ok() { docker exec "$1" ping -n -c 1 -W 1 "$2"; }
+# received count of COUNT pings
+ping_count() { docker exec "$1" ping -n -q -c "$3" -i 0.2 -W 1 "$2" 2>/dev/null | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
+# egressPackets of a connection, from vgw status --json
+egress() {
+    docker exec "$1" vgw status --json 2>/dev/null | docker exec -i "$1" node -e '
+        let t = ""; process.stdin.on("data", (d) => t += d).on("end", () => {
+          const c = JSON.parse(t).connections.find((x) => x.name === process.argv[1]);
+          console.log(c ? c.egressPackets : -1); });' "$2"
+}
+
+check_path() {  # NAME FROM TO GATEWAY CONNECTION
+    local name=$1 from=$2 to=$3 gw=$4 conn=$5 before after got
+    if ! wait_until 30 "$name first reply" ping_ok "$from" "$to"; then
+        fail "$name: $from cannot reach $to"
+        return
+    fi
+    before=$(egress "$gw" "$conn")
+    got=$(ping_count "$from" "$to" 10)
+    after=$(egress "$gw" "$conn")
+    if [ "${got:-0}" -ge 9 ] && [ $((after - before)) -ge 10 ]; then
+        ok "$name: $from -> $to $got/10 replies, $((after - before)) packets out through $gw/$conn"
+    else
+        fail "$name: $from -> $to ${got:-0}/10 replies, $gw/$conn egress +$((after - before)) (want >= 9 replies, >= 10 ESP packets)"
+    fi
+}
+say "pings across the tunnels"
+check_path "S2S" onprem-host 10.1.0.4 onprem-gw onprem-to-vnet1
+check_path "S2S back" vnet1-vm 10.2.0.4 onprem-gw onprem-to-vnet1
+# vnet2's active instance may be -0 or -1; count on whichever holds the floating address.
+holder() {  # FLOATING_ADDR CANDIDATE...: the candidate with the address on an interface
+    local addr=$1 c
+    shift
+    for c in "$@"; do
+        docker exec "$c" ip -o -4 addr show 2>/dev/null | grep -q " $addr/" && { echo "$c"; return 0; }
+    done
+    return 1
+}
+vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1 || echo vnet2-gw-0)
+check_path "V2V" vnet2-vm 10.1.0.4 "$vnet2_active" vnet2-to-vnet1
+check_path "V2V back" vnet1-vm 10.3.0.4 "$vnet2_active" vnet2-to-vnet1
+
+if ! docker exec p2s-client vgw --help 2>/dev/null | grep -Eq '^ +client( |$)'; then
+    skip "P2S: this build has no \`vgw client\` yet (point-to-site, issue 5)"
+elif [ ! -f docker/lab/p2s/alice/profile.yaml ] || ! grep -q vpnClientConfiguration docker/lab/vnet1-gw.yaml; then
+    skip "P2S: the lab has no point-to-site configuration (docker/lab/p2s/README.md)"
+else
+    if wait_until 60 "p2s client connected" ping_ok p2s-client 10.1.0.4; then
+        got=$(ping_count p2s-client 10.1.0.4 10)
+        [ "${got:-0}" -ge 9 ] && ok "P2S: p2s-client -> 10.1.0.4 $got/10" || fail "P2S: p2s-client -> 10.1.0.4 ${got:-0}/10"
+    else
+        fail "P2S: p2s-client cannot reach 10.1.0.4 (docker logs p2s-client)"
+    fi
+fi
+
+# ---- 5. failover ----
+say "failover of vnet1-gw"
+active=$(holder 192.0.2.1 vnet1-gw-0 vnet1-gw-1) || { fail "no vnet1 instance holds 192.0.2.1"; exit 1; }
+standby=$([ "$active" = vnet1-gw-0 ] && echo vnet1-gw-1 || echo vnet1-gw-0)
+mode=$(docker logs "$active" 2>&1 | sed -n 's/.*(floating addresses: \(daemon\)).*/\1/p; s/.*cold standby for.*/lab cold standby/p' | head -1)
+echo "active $active, standby $standby, HA by: ${mode:-?}"
+docker/watch-failover.sh --from onprem-host --to 10.1.0.4 --interval 0.1 --duration 50 >"$work/watch.txt" 2>&1 &
+watch_pid=$!
+sleep 3
+t0=$(date +%s.%N)
+compose kill "$active" >/dev/null 2>&1
+wait_until 5 "$active stopped" sh -c "[ \"\$(docker inspect -f '{{.State.Running}}' $active)\" = false ]" \
+    && ok "killed $active" || fail "kill $active"
+if wait_until 90 "traffic through $standby" ping_ok onprem-host 10.1.0.4; then
+    t1=$(date +%s.%N)
+    ok "traffic recovered $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s after the kill"
+else
+    fail "traffic did not recover within 90 s after killing $active"
+fi
+[ "$(holder 192.0.2.1 "$standby")" = "$standby" ] && ok "$standby now holds 192.0.2.1" || fail "$standby does not hold 192.0.2.1"
+check_path "S2S after failover" onprem-host 10.1.0.4 onprem-gw onprem-to-vnet1
+check_path "V2V after failover" vnet2-vm 10.1.0.4 "$standby" vnet1-to-vnet2
+
+say "bring $active back"
+compose start "$active" >/dev/null 2>&1
+if wait_until 90 "$active healthy again" healthy "$active"; then
+    ok "$active rejoined (healthy)"
+else
+    fail "$active did not become healthy again"
+fi
+sleep 3
+if holder 192.0.2.1 "$active" >/dev/null; then
+    fail "$active took 192.0.2.1 back (it must rejoin as standby)"
+else
+    ok "$active rejoined as standby; $standby keeps 192.0.2.1"
+fi
+got=$(ping_count onprem-host 10.1.0.4 10)
+[ "${got:-0}" -ge 9 ] && ok "S2S after rejoin: $got/10" || fail "S2S after rejoin: ${got:-0}/10"
+
+wait "$watch_pid" 2>/dev/null   # ends by itself after --duration
+sed 's/^/    /' "$work/watch.txt"
+exit 0

@@ -1,0 +1,244 @@
+/**
+ * Namespace topology for HA gateway pairs (test/netns/ha-*.test.ts, bench/failover.ts):
+ *
+ *   hostA 10.1.0.2 ─┐                          ┌─ gwA0  lan0 10.1.0.10   wan0 192.0.2.10 ─┐
+ *                   ├─ br0 in `${p}-lan` ──────┤                                         ├─ br0 in `${p}-wan` ── gwB wan0 192.0.2.2
+ *                   │                          └─ gwA1  lan0 10.1.0.11   wan0 192.0.2.11 ─┘                       lan0 10.2.0.1 ── hostB 10.2.0.2
+ *
+ *   Active-standby floating addresses: public 192.0.2.1, private 10.1.0.1 (hostA's next hop).
+ *   Active-active: gwA0 owns 192.0.2.1 / 10.1.0.1, gwA1 owns 192.0.2.3 / 10.1.0.3; hostA uses
+ *   an ECMP route over both private addresses (L4 hash).
+ *   HA link: the instances' LAN addresses (10.1.0.10 ↔ 10.1.0.11).
+ *
+ * Like topology.ts: veths only between our namespaces, no default routes, nothing in
+ * the root namespace, so traffic never leaves the machine.
+ */
+import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { stringify } from 'yaml';
+import { execIn, killPid, mustRun, run, spawnIn, type ExecResult, type ProcessHandle } from './proc.js';
+import { waitFor } from './wait.js';
+import { listNamespaces, pidsInNamespace } from './topology.js';
+import { controlRequest } from '../../../daemon/control.js';
+import type { GatewayStatus, ConnectionStatus } from '../../../daemon/status.js';
+
+// Also runs compiled from dist/ (bench/failover.ts): find the repository either way.
+const HERE = resolve(import.meta.dirname, '../../..');
+const REPO_ROOT = basename(HERE) === 'dist' ? dirname(HERE) : HERE;
+const VGWD = join(REPO_ROOT, 'bin/vgwd.js');
+
+export const HA_ADDR = {
+  hostA: '10.1.0.2', gwA0Lan: '10.1.0.10', gwA1Lan: '10.1.0.11', gwA0Wan: '192.0.2.10', gwA1Wan: '192.0.2.11',
+  floatPublic: '192.0.2.1', floatPrivate: '10.1.0.1',
+  aaPublic0: '192.0.2.1', aaPrivate0: '10.1.0.1', aaPublic1: '192.0.2.3', aaPrivate1: '10.1.0.3',
+  gwBWan: '192.0.2.2', gwBLan: '10.2.0.1', hostB: '10.2.0.2',
+} as const;
+
+export interface HaTopology {
+  prefix: string;
+  ns: { lan: string; wan: string; hostA: string; gwA0: string; gwA1: string; gwB: string; hostB: string };
+  namespaces: string[];
+  spawn(ns: string, cmd: string, args: readonly string[], logFile?: string): ProcessHandle;
+  exec(ns: string, cmd: string, args: readonly string[]): Promise<ExecResult>;
+  /** Cuts (or restores) every link of a gateway namespace: a dead host, as the network sees it. */
+  setLinks(ns: string, up: boolean): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+const SUFFIXES = ['lan', 'wan', 'hostA', 'gwA0', 'gwA1', 'gwB', 'hostB'] as const;
+
+export async function createHaTopology(prefix: string, opts: { activeActive?: boolean } = {}): Promise<HaTopology> {
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`bad prefix ${prefix}`);
+  const n = (s: string): string => `${prefix}-${s}`;
+  const ns = { lan: n('lan'), wan: n('wan'), hostA: n('hostA'), gwA0: n('gwA0'), gwA1: n('gwA1'), gwB: n('gwB'), hostB: n('hostB') };
+  const names = SUFFIXES.map(n);
+  await deleteNamespaces(names.filter((x) => listNamespaces().includes(x)));
+  const spawned: ProcessHandle[] = [];
+  let destroyed: Promise<void> | undefined;
+  const topo: HaTopology = {
+    prefix, ns, namespaces: names,
+    spawn(where, cmd, args, logFile) {
+      if (!names.includes(where)) throw new Error(`${where} is not ours`);
+      const h = spawnIn(where, cmd, args, logFile ? { logFile } : {});
+      spawned.push(h);
+      return h;
+    },
+    exec: (where, cmd, args) => execIn(where, cmd, args),
+    async setLinks(where, up) {
+      for (const ifn of ['lan0', 'wan0']) await mustRun('ip', ['-n', where, 'link', 'set', ifn, up ? 'up' : 'down']);
+    },
+    destroy() {
+      destroyed ??= (async () => {
+        await Promise.all(spawned.map((h) => h.stop(3000)));
+        await deleteNamespaces(names);
+      })();
+      return destroyed;
+    },
+  };
+  try {
+    for (const name of names) {
+      await mustRun('ip', ['netns', 'add', name]);
+      await mustRun('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+      const gw = name === ns.gwA0 || name === ns.gwA1 || name === ns.gwB;
+      const sysctls = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
+      if (gw) sysctls.push('net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0');
+      if (name === ns.hostA) sysctls.push('net.ipv4.fib_multipath_hash_policy=1');
+      await mustRun('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', ...sysctls]);
+    }
+    const veth = async (a: string, aIf: string, b: string, bIf: string): Promise<void> => {
+      await mustRun('ip', ['-n', a, 'link', 'add', aIf, 'type', 'veth', 'peer', 'name', bIf, 'netns', b]);
+    };
+    await veth(ns.hostA, 'eth0', ns.lan, 'phostA');
+    await veth(ns.gwA0, 'lan0', ns.lan, 'pgwA0');
+    await veth(ns.gwA1, 'lan0', ns.lan, 'pgwA1');
+    await veth(ns.gwA0, 'wan0', ns.wan, 'pgwA0');
+    await veth(ns.gwA1, 'wan0', ns.wan, 'pgwA1');
+    await veth(ns.gwB, 'wan0', ns.wan, 'pgwB');
+    await veth(ns.gwB, 'lan0', ns.hostB, 'eth0');
+    for (const [where, ports] of [[ns.lan, ['phostA', 'pgwA0', 'pgwA1']], [ns.wan, ['pgwA0', 'pgwA1', 'pgwB']]] as const) {
+      await mustRun('ip', ['-n', where, 'link', 'add', 'br0', 'type', 'bridge']);
+      // Learn at once, forward at once: no STP delay on a test bridge.
+      await mustRun('ip', ['-n', where, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
+      for (const p of ports) {
+        await mustRun('ip', ['-n', where, 'link', 'set', p, 'master', 'br0']);
+        await mustRun('ip', ['-n', where, 'link', 'set', p, 'up']);
+      }
+      await mustRun('ip', ['-n', where, 'link', 'set', 'br0', 'up']);
+    }
+    const A = HA_ADDR;
+    const addrs: Array<[string, string, string]> = [
+      [ns.hostA, 'eth0', `${A.hostA}/24`], [ns.gwA0, 'lan0', `${A.gwA0Lan}/24`], [ns.gwA1, 'lan0', `${A.gwA1Lan}/24`],
+      [ns.gwA0, 'wan0', `${A.gwA0Wan}/24`], [ns.gwA1, 'wan0', `${A.gwA1Wan}/24`], [ns.gwB, 'wan0', `${A.gwBWan}/24`],
+      [ns.gwB, 'lan0', `${A.gwBLan}/24`], [ns.hostB, 'eth0', `${A.hostB}/24`],
+    ];
+    for (const [where, ifn, cidr] of addrs) {
+      await mustRun('ip', ['-n', where, 'addr', 'add', cidr, 'dev', ifn]);
+      await mustRun('ip', ['-n', where, 'link', 'set', ifn, 'up']);
+      if (where === ns.gwA0 || where === ns.gwA1 || where === ns.gwB) {
+        await mustRun('ip', ['netns', 'exec', where, 'sysctl', '-q', '-w', `net.ipv4.conf.${ifn}.rp_filter=0`]);
+      }
+    }
+    if (opts.activeActive) {
+      await mustRun('ip', ['-n', ns.hostA, 'route', 'add', '10.2.0.0/16', 'nexthop', 'via', A.aaPrivate0, 'nexthop', 'via', A.aaPrivate1]);
+    } else {
+      await mustRun('ip', ['-n', ns.hostA, 'route', 'add', '10.2.0.0/16', 'via', A.floatPrivate]);
+    }
+    await mustRun('ip', ['-n', ns.hostB, 'route', 'add', '10.1.0.0/16', 'via', A.gwBLan]);
+    await waitFor(async () => {
+      const r = await execIn(ns.hostA, 'ping', ['-c', '1', '-W', '1', A.gwA1Lan]);
+      const r2 = await execIn(ns.gwB, 'ping', ['-c', '1', '-W', '1', A.gwA0Wan]);
+      return r.code === 0 && r2.code === 0;
+    }, 10_000, 100, 'HA topology links to carry traffic');
+  } catch (err) {
+    await topo.destroy();
+    throw err;
+  }
+  return topo;
+}
+
+async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  const existing = new Set(listNamespaces());
+  for (const name of names) {
+    if (!existing.has(name)) continue;
+    const pids = await pidsInNamespace(name);
+    await Promise.all(pids.map((pid) => killPid(pid, 3000)));
+    await run('ip', ['netns', 'del', name], { timeoutMs: 10_000 });
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// vgwd instances of an HA pair, and the peer gateway.
+
+export interface HaPairSpec {
+  activeActive?: boolean;
+  /** Remote site as the pair sees it. */
+  peerAddress?: string;
+  dpdTimeoutSeconds?: number;
+  connectionMode?: 'Default' | 'InitiatorOnly' | 'ResponderOnly';
+}
+
+export function haPairConfig(s: HaPairSpec = {}): Record<string, unknown> {
+  const A = HA_ADDR;
+  const instances = s.activeActive
+    ? [{ name: 'gwA-0', haAddress: A.gwA0Lan, publicIpAddress: A.aaPublic0, privateIpAddress: A.aaPrivate0 },
+      { name: 'gwA-1', haAddress: A.gwA1Lan, publicIpAddress: A.aaPublic1, privateIpAddress: A.aaPrivate1 }]
+    : [{ name: 'gwA-0', haAddress: A.gwA0Lan }, { name: 'gwA-1', haAddress: A.gwA1Lan }];
+  return {
+    gateway: {
+      name: 'gwA', addressSpace: ['10.1.0.0/24'], publicIpAddress: A.floatPublic,
+      ...(s.activeActive ? { activeActive: true } : { activeActive: false, privateIpAddress: A.floatPrivate }),
+      instances,
+    },
+    localNetworkGateways: [{ name: 'siteB', gatewayIpAddress: s.peerAddress ?? A.gwBWan, addressPrefixes: ['10.2.0.0/24'] }],
+    connections: [{ name: 'gwA-to-siteB', localNetworkGateway: 'siteB', sharedKey: 'vgw-ha-psk', connectionMode: s.connectionMode ?? 'Default', dpdTimeoutSeconds: s.dpdTimeoutSeconds ?? 45 }],
+    runtime: { tunName: 'vgw0', logLevel: 'debug' },
+  };
+}
+
+/** The peer gateway gwB: one connection per address of the pair (one in active-standby, two in active-active). */
+export function peerConfig(pairAddresses: readonly string[], dpdTimeoutSeconds = 9, connectionMode: 'Default' | 'ResponderOnly' = 'Default'): Record<string, unknown> {
+  return {
+    gateway: { name: 'gwB', addressSpace: ['10.2.0.0/24'], publicIpAddress: HA_ADDR.gwBWan },
+    localNetworkGateways: pairAddresses.map((ip, i) => ({ name: `siteA${i}`, gatewayIpAddress: ip, addressPrefixes: ['10.1.0.0/24'] })),
+    connections: pairAddresses.map((_ip, i) => ({ name: `gwB-to-siteA${i}`, localNetworkGateway: `siteA${i}`, sharedKey: 'vgw-ha-psk', dpdTimeoutSeconds, connectionMode })),
+    runtime: { tunName: 'vgw0', logLevel: 'debug' },
+  };
+}
+
+export interface DaemonHandle {
+  ns: string;
+  socket: string;
+  logFile: string;
+  process: ProcessHandle;
+  status(): Promise<GatewayStatus>;
+  connection(name: string): Promise<ConnectionStatus>;
+  request(method: string, params?: unknown, timeoutMs?: number): Promise<unknown>;
+  log(): string;
+}
+
+/** Starts vgwd in `ns` with `config` (and `--instance`), waits for its control socket. */
+export async function startDaemon(topo: HaTopology, ns: string, config: Record<string, unknown>, instance?: string, label = ns): Promise<DaemonHandle> {
+  const dir = mkdtempSync(join(tmpdir(), `vgwd-${label}-`));
+  const socket = join(dir, 'vgwd.sock');
+  const cfgPath = join(dir, 'vgwd.yaml');
+  writeFileSync(cfgPath, stringify(config));
+  const logFile = join(dir, 'vgwd.log');
+  const args = [VGWD, '--config', cfgPath, '--socket', socket, ...(instance ? ['--instance', instance] : [])];
+  const proc = topo.spawn(ns, process.execPath, args, logFile);
+  const h: DaemonHandle = {
+    ns, socket, logFile, process: proc,
+    status: async () => (await controlRequest(socket, 'status')) as GatewayStatus,
+    connection: async (name) => {
+      const st = (await controlRequest(socket, 'status')) as GatewayStatus;
+      const c = st.connections.find((x) => x.name === name);
+      if (!c) throw new Error(`no connection ${name}`);
+      return c;
+    },
+    request: (method, params, timeoutMs) => controlRequest(socket, method, params, timeoutMs),
+    log: () => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : ''),
+  };
+  await waitFor(async () => {
+    if (proc.hasExited()) throw new Error(`vgwd in ${ns} exited early:\n${proc.output().slice(-3000)}`);
+    try { await controlRequest(socket, 'status', undefined, 1000); return true; } catch { return false; }
+  }, 15_000, 100, `vgwd in ${ns} to open its control socket`);
+  return h;
+}
+
+/** Starts the second process for the same config dir (restart of an instance). */
+export function configPathOf(h: DaemonHandle): string {
+  return join(h.socket, '..', 'vgwd.yaml');
+}
+
+/** Waits until the instance reports `role`. */
+export async function waitRole(h: DaemonHandle, role: 'active' | 'standby', timeoutMs = 10_000): Promise<GatewayStatus> {
+  return waitFor(async () => {
+    const st = await h.status().catch(() => undefined);
+    return st?.ha?.role === role ? st : undefined;
+  }, timeoutMs, 50, `${h.ns} to become ${role}`);
+}
+
+/** Counts IKE_SA_INIT exchanges a vgwd logged (responder or initiator). */
+export function ikeSaInitCount(log: string): number {
+  return (log.match(/IKE_SA_INIT received, responding|initiating IKE_SA /g) ?? []).length;
+}
