@@ -21,7 +21,7 @@ PACKAGES=(
     libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins
     strongswan-pki
     bird2 frr iperf3
-    iproute2 iputils-ping nftables tshark procps kmod
+    iproute2 iputils-ping iputils-arping nftables tshark procps kmod
     openssl ca-certificates
 )
 POLICY=/usr/sbin/policy-rc.d

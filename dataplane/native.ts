@@ -29,6 +29,8 @@ export interface NativeAddon {
    * What writeGro would write, without a TUN: each output packet is a 10-byte
    * virtio_net_hdr + IPv4 packet, back to back in `out`; returns how many.
    */
+  /** TSO super-packets the addon has cut into segments so far (all TUNs of the process). */
+  tsoSuperPackets(): number;
   groPlan(buf: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number, out: Uint8Array, outLengths: Uint32Array): number;
 
   /** RFC 4106 AES-GCM-16 contexts keyed once; returns a handle. */

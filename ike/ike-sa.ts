@@ -121,6 +121,8 @@ export class IkeSa {
   /** Nonces of the exchange that created this SA (for rekey collisions). */
   createdNonces: Buffer[] = [];
   sentInitialContact = false;
+  /** Set on a duplicate the peer should delete; we delete it ourselves after this time. */
+  duplicateDeadlineMs = 0;
   /** RFC 7383: largest IKE message we send once both sides support fragmentation; 0 = never fragment. */
   fragmentMax = 0;
   private reassembler: FragmentReassembler | undefined;

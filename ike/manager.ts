@@ -90,7 +90,8 @@ export class IkeManager {
       adoptRekeyed: (old, fresh) => { self.sas.set(fresh.localSpi.toString('hex'), fresh); opts.onSaChange?.(old); opts.onSaChange?.(fresh); },
       changed: (sa) => opts.onSaChange?.(sa),
       initialContact: (sa) => self.onInitialContact(sa),
-      initialContactWanted: (sa) => !self.sasOf(sa.conn.name).some((o) => o !== sa && o.state === IkeSaState.Established),
+      // §2.4: INITIAL_CONTACT says "I hold no other SA with you"; any SA of ours, even half-open, rules it out.
+      initialContactWanted: (sa) => sa.conn.p2s !== undefined || !self.sasOf(sa.conn.name).some((o) => o !== sa),
       respond: (sa, msg) => self.respond(sa, msg),
     };
   }
@@ -265,6 +266,7 @@ export class IkeManager {
     if (sa.state === IkeSaState.Established) {
       this.dropHalfOpen(sa);
       if (c) { c.backoffMs = 2_000; c.lastError = null; }
+      this.resolveDuplicates(sa);
     }
     if (sa.state === IkeSaState.Closed) {
       this.dropHalfOpen(sa);
@@ -284,10 +286,44 @@ export class IkeManager {
   }
 
   private onInitialContact(sa: IkeSa): void {
+    if (sa.conn.p2s) return; // P2S clients are told apart by identity, not by connection
     for (const other of this.sasOf(sa.conn.name)) {
       if (other === sa) continue;
-      sa.log.info(`INITIAL_CONTACT: closing stale IKE_SA ${other.name}`);
-      other.close('replaced after INITIAL_CONTACT');
+      // An established SA may still be alive at the peer if the INITIAL_CONTACT
+      // crossed with a simultaneous initiation: say DELETE rather than vanish.
+      if (other.state === IkeSaState.Established && !other.rekeyedTo) {
+        sa.log.info(`INITIAL_CONTACT: deleting stale IKE_SA ${other.name}`);
+        other.enqueue('ike-delete', () => deleteIke(other, 'replaced after INITIAL_CONTACT'), true);
+      } else {
+        sa.log.info(`INITIAL_CONTACT: closing stale IKE_SA ${other.name}`);
+        other.close('replaced after INITIAL_CONTACT');
+      }
+    }
+  }
+
+  /**
+   * Both ends initiated at once and now hold two IKE SAs for one connection.
+   * Both apply the same rule — keep the SA initiated by the end with the lower
+   * address — and the initiator of the other one deletes it (with DELETE), so
+   * neither keeps a Child SA the other has dropped. A fallback deletes it from
+   * this side if the peer has not done so within 5 s.
+   */
+  private resolveDuplicates(sa: IkeSa): void {
+    if (sa.conn.p2s) return;
+    const est = this.sasOf(sa.conn.name).filter((o) => o.state === IkeSaState.Established && !o.rekeyedTo);
+    if (est.length < 2) return;
+    const lowerIsLocal = ipToInt(sa.conn.localAddress) < ipToInt(sa.conn.remoteAddress);
+    const preferred = (o: IkeSa): boolean => o.initiator === lowerIsLocal;
+    const keep = est.find(preferred) ?? est.reduce((a, b) => (b.establishedMs > a.establishedMs ? b : a));
+    for (const o of est) {
+      if (o === keep) continue;
+      if (o.initiator) {
+        o.log.info(`duplicate IKE_SA ${o.name} (both ends initiated): deleting it, keeping ${keep.name}`);
+        o.enqueue('ike-delete', () => deleteIke(o, 'duplicate of another IKE SA'), true);
+      } else {
+        o.log.info(`duplicate IKE_SA ${o.name}: the peer should delete it, keeping ${keep.name}`);
+        o.duplicateDeadlineMs = this.now() + 5_000;
+      }
     }
   }
 
@@ -342,6 +378,10 @@ export class IkeManager {
     const now = this.now();
     for (const sa of [...this.sas.values()]) {
       sa.tick(now);
+      if (sa.duplicateDeadlineMs > 0 && now >= sa.duplicateDeadlineMs && sa.state === IkeSaState.Established) {
+        sa.duplicateDeadlineMs = 0;
+        sa.enqueue('ike-delete', () => deleteIke(sa, 'duplicate of another IKE SA'), true);
+      }
       if (sa.state === IkeSaState.Established) this.lifetimes(sa, now);
     }
     for (const [k, v] of this.halfOpen) {

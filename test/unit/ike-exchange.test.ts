@@ -281,6 +281,8 @@ describe('IKEv2 exchanges between two managers', () => {
     wire.filter = () => true;
     advance(3_000, wire, A.mgr, B.mgr);
     expect(A.mgr.sasOf('to-192.0.2.2')[0]?.state).toBe(IkeSaState.Established);
+    // B sends DELETE on its stale SA (A no longer knows it) and drops it after 3 s.
+    advance(4_000, wire, A.mgr, B.mgr);
     expect(B.mgr.sasOf('to-192.0.2.1')).toHaveLength(1);
     expect(B.backend.installed.size).toBe(1);
   });
@@ -350,5 +352,26 @@ describe('IKEv2 exchanges between two managers', () => {
     // The same from an address we have no connection for: silence.
     B.mgr.handleDatagram(req, { address: '198.51.100.9', port: 500 }, 500);
     expect(wire.queue).toHaveLength(0);
+  });
+
+  it('resolves a simultaneous initiation to one IKE SA pair on both ends', () => {
+    const { wire, A, B } = pair({ mode: 'Default' }, { mode: 'Default' });
+    // Both initiate before either sees the other's IKE_SA_INIT.
+    A.mgr.initiate('to-192.0.2.2');
+    B.mgr.initiate('to-192.0.2.1');
+    wire.deliverAll();
+    advance(6_000, wire, A.mgr, B.mgr);
+    const a = A.mgr.sasOf('to-192.0.2.2');
+    const b = B.mgr.sasOf('to-192.0.2.1');
+    expect(a).toHaveLength(1);
+    expect(b).toHaveLength(1);
+    expect(a[0]?.spiI.equals(b[0]!.spiI)).toBe(true);
+    // The survivor is the one the lower address (A) initiated.
+    expect(a[0]?.initiator).toBe(true);
+    expect(A.backend.installed.size).toBe(1);
+    expect(B.backend.installed.size).toBe(1);
+    const ca = [...A.backend.installed.values()][0];
+    const cb = [...B.backend.installed.values()][0];
+    expect(ca?.outbound.spi).toBe(cb?.inbound.spi);
   });
 });
