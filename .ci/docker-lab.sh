@@ -200,7 +200,7 @@ holder() {  # FLOATING_ADDR CANDIDATE...: the candidate with the address on an i
     done
     return 1
 }
-vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1 || echo vnet2-gw-0)
+vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1) || { fail "no vnet2 instance holds 192.0.2.3"; vnet2_active=vnet2-gw-0; }
 check_path "V2V" vnet2-vm 10.1.0.4 "$vnet2_active" vnet2-to-vnet1
 check_path "V2V back" vnet1-vm 10.3.0.4 "$vnet2_active" vnet2-to-vnet1
 
@@ -219,7 +219,15 @@ fi
 
 # ---- 5. failover ----
 say "failover of vnet1-gw"
-active=$(holder 192.0.2.1 vnet1-gw-0 vnet1-gw-1) || { fail "no vnet1 instance holds 192.0.2.1"; exit 1; }
+# Exactly one instance may answer for the floating address (no split brain).
+holders=""
+for c in vnet1-gw-0 vnet1-gw-1; do holder 192.0.2.1 "$c" >/dev/null && holders="$holders $c"; done
+case $holders in
+    " vnet1-gw-0"|" vnet1-gw-1") ok "exactly one vnet1 instance holds 192.0.2.1:$holders" ;;
+    "") fail "no vnet1 instance holds 192.0.2.1"; exit 1 ;;
+    *) fail "split brain: both vnet1 instances hold 192.0.2.1" ;;
+esac
+active=$(holder 192.0.2.1 vnet1-gw-0 vnet1-gw-1)
 standby=$([ "$active" = vnet1-gw-0 ] && echo vnet1-gw-1 || echo vnet1-gw-0)
 mode=$(docker logs "$active" 2>&1 | sed -n 's/.*(floating addresses: \(daemon\)).*/\1/p; s/.*cold standby for.*/lab cold standby/p' | head -1)
 echo "active $active, standby $standby, HA by: ${mode:-?}"

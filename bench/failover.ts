@@ -1,7 +1,7 @@
 /**
  * Failover benchmark for HA gateway pairs (issue 3), in network namespaces:
  *
- *   node dist/bench/failover.js [--only planned,kill,links]      (root; after `npm run build`)
+ *   node dist/bench/failover.js [--only planned,kill,links,aa]      (root; after `npm run build`)
  *
  * For each scenario: an active-standby pair gwA0/gwA1 (vgwd) with a vgwd peer
  * gwB, a 10 ms ping stream hostA → hostB and a paced TCP transfer (~3 MB/s)
@@ -10,15 +10,16 @@
  * (planned maintenance 10-15 s, unplanned 60-90 s). Every scenario is bounded
  * (~25 s), the whole run stays under 2 minutes.
  */
-import { HA_ADDR, createHaTopology, haPairConfig, peerConfig, startDaemon, waitRole, type DaemonHandle, type HaTopology } from '../test/netns/lib/ha-topology.js';
-import { execIn, spawnIn } from '../test/netns/lib/proc.js';
+import { HA_ADDR, createHaTopology, haPairConfig, pacedTcpTransfer, peerConfig, startDaemon, waitRole, type DaemonHandle, type HaTopology } from '../test/netns/lib/ha-topology.js';
+import { execIn, mustRun, spawnIn } from '../test/netns/lib/proc.js';
 import { waitFor } from '../test/netns/lib/wait.js';
 
-type Scenario = 'planned' | 'kill' | 'links';
+type Scenario = 'planned' | 'kill' | 'links' | 'aa';
 const TITLES: Record<Scenario, { title: string; azure: string }> = {
   planned: { title: 'planned switchover (vgw failover)', azure: '10-15 s' },
   kill: { title: 'kill -9 of the active instance', azure: '60-90 s' },
   links: { title: "active instance's links cut", azure: '60-90 s' },
+  aa: { title: 'active-active instance killed', azure: 'not published (BGP/DPD: tens of s)' },
 };
 const PING_INTERVAL_S = 0.01;
 const PING_COUNT = 700; // 7 s
@@ -40,7 +41,52 @@ export function longestGapMs(output: string, intervalS: number): { gapMs: number
   return { gapMs: times.length > 1 ? Math.max(0, gap - intervalS * 1000) : Infinity, received: times.length };
 }
 
+/**
+ * Active-active: both instances carry flows. Four 10 ms ping streams from four
+ * source addresses (distinct hashes: ECMP at hostA, the 5-tuple pick at gwB)
+ * and the paced TCP transfer; gwA-0 is killed. The gap is the worst stream's
+ * (a stream that never crossed gwA-0 shows ~0).
+ */
+async function runActiveActive(): Promise<string> {
+  const kind: Scenario = 'aa';
+  let topo: HaTopology | undefined;
+  try {
+    topo = await createHaTopology('foaa', { activeActive: true });
+    const t = topo;
+    const sources = ['10.1.0.100', '10.1.0.101', '10.1.0.102', '10.1.0.103'];
+    for (const s of sources) await mustRun('ip', ['-n', t.ns.hostA, 'addr', 'add', `${s}/32`, 'dev', 'eth0']);
+    const cfg = haPairConfig({ activeActive: true });
+    const b = await startDaemon(t, t.ns.gwB, peerConfig([HA_ADDR.aaPublic0, HA_ADDR.aaPublic1], 9), undefined, 'bench-gwB-aa');
+    const a0 = await startDaemon(t, t.ns.gwA0, cfg, 'gwA-0', 'bench-gwA0-aa');
+    const a1 = await startDaemon(t, t.ns.gwA1, cfg, 'gwA-1', 'bench-gwA1-aa');
+    await waitRole(a0, 'active');
+    await waitRole(a1, 'active');
+    await waitFor(async () => (await b.connection('gwB-to-siteA0')).state === 'Connected' && (await b.connection('gwB-to-siteA1')).state === 'Connected', 25_000, 100, 'both tunnels up');
+    await waitFor(async () => (await a0.connection('gwA-to-siteB')).state === 'Connected' && (await a1.connection('gwA-to-siteB')).state === 'Connected', 10_000, 100, 'instance tunnels up');
+    const finish = await pacedTcpTransfer(t, 7_000);
+    const pings = sources.map((src) => execIn(t.ns.hostA, 'ping', ['-D', '-n', '-i', String(PING_INTERVAL_S), '-W', '1', '-c', String(PING_COUNT), '-I', src, HA_ADDR.hostB], { timeoutMs: 20_000 }));
+    await new Promise((r) => setTimeout(r, EVENT_AFTER_MS));
+    a0.process.kill('SIGKILL');
+    const outs = await Promise.all(pings);
+    const tcp = await finish();
+    const gaps = outs.map((o) => longestGapMs(o.stdout, PING_INTERVAL_S));
+    const worst = gaps.reduce((a, g) => (g.gapMs > a.gapMs ? g : a));
+    const moved = gaps.filter((g) => g.gapMs > 50).length;
+    const dead = /"silentMs":(\d+)[^\n]*"event":"tunnel-dead"|"event":"tunnel-dead"[^\n]*"silentMs":(\d+)/.exec(b.log());
+    const lf = (await a1.status().catch(() => undefined))?.ha?.lastFailover;
+    const daemon = `gwB tunnel declared dead after ${dead ? (dead[1] ?? dead[2]) : '?'} ms of silence; survivor took the next hop in ${lf?.takeoverMs ?? '?'} ms (detection ${lf?.detectionMs ?? '-'} ms)`;
+    return `${TITLES[kind].title.padEnd(36)} longest gap ${Number.isFinite(worst.gapMs) ? `${Math.round(worst.gapMs)} ms` : 'no replies'} ` +
+      `(worst of ${gaps.length} streams, ${moved} crossed the dead instance), TCP ${tcp.ok ? 'survived' : `BROKEN (sent ${tcp.sent ?? '?'}, received ${tcp.received ?? '?'})`}; ` +
+      `Azure: ${TITLES[kind].azure}; ${daemon}`;
+  } catch (err) {
+    return `${TITLES[kind].title.padEnd(36)} FAILED: ${(err as Error).message.split('\n')[0]}`;
+  } finally {
+    await topo?.destroy();
+  }
+}
+
 async function runScenario(kind: Scenario): Promise<string> {
+  if (kind === 'aa') return runActiveActive();
   let topo: HaTopology | undefined;
   try {
     topo = await createHaTopology(`fo${kind.slice(0, 4)}`);
@@ -91,13 +137,12 @@ async function runScenario(kind: Scenario): Promise<string> {
 
 async function main(): Promise<void> {
   const only = process.argv.indexOf('--only');
-  const list = (only >= 0 ? (process.argv[only + 1] ?? '').split(',') : ['planned', 'kill', 'links']) as Scenario[];
+  const list = (only >= 0 ? (process.argv[only + 1] ?? '').split(',') : ['planned', 'kill', 'links', 'aa']) as Scenario[];
   process.stdout.write('HA failover benchmark (10 ms ping stream hostA→hostB, paced TCP transfer across the event)\n');
   for (const k of list) {
     if (!(k in TITLES)) { process.stdout.write(`unknown scenario ${k}\n`); continue; }
     process.stdout.write(`${await runScenario(k)}\n`);
   }
-  process.stdout.write(`${"active-active instance killed".padEnd(36)} not measured: active-active failover is not implemented yet (see ha/node.ts)\n`);
   process.stdout.write('Goals: unplanned < 1 s, planned < 100 ms, TCP survives.\n');
   process.exit(0);
 }

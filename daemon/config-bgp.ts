@@ -27,12 +27,15 @@ import { parseIpv4, parseIpv4Cidr, prefixContains, type Ipv4Prefix } from './con
 export const APIPA_FIRST = parseIpv4('169.254.21.0') as number;
 export const APIPA_LAST = parseIpv4('169.254.22.255') as number;
 
-/** ASNs Azure refuses for on-premises devices (Microsoft public ASNs and Azure-internal private ones). */
+/**
+ * ASNs Azure refuses for on-premises devices (Microsoft public ASNs and Azure-internal
+ * private ones). 65515 is Azure's default gateway ASN: fine for gateway.bgp, and for an
+ * LNG when the remote site IS an Azure-style gateway (vgwd on both ends), so not refused.
+ */
 export const AZURE_RESERVED_ASNS: ReadonlyMap<number, string> = new Map([
   [8074, 'a Microsoft public ASN'],
   [8075, 'a Microsoft public ASN'],
   [12076, 'a Microsoft public ASN'],
-  [65515, "Azure's own VPN gateway ASN"],
   [65517, 'reserved by Azure'],
   [65518, 'reserved by Azure'],
   [65519, 'reserved by Azure'],

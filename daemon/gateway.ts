@@ -28,6 +28,7 @@ import { routedPrefixesOf } from './bgp-plan.js';
 import { configForInstance, haPlanFor, type HaPlan } from './config-ha.js';
 import { HaNode, type FailoverReport } from '../ha/node.js';
 import { deriveLinkKey } from '../ha/messages.js';
+import { gatewayLiveness, type TunnelLiveness } from '../ha/tunnel-liveness.js';
 import { P2sService, type P2sReloadResult, type P2sStatus } from './config-p2s-service.js';
 import { loadConfig } from './config.js';
 
@@ -76,6 +77,8 @@ export class Gateway {
   /** HA pair member (ha/node.ts); undefined for a single-instance gateway. */
   private readonly haPlan: HaPlan | undefined;
   private ha: HaNode | undefined;
+  /** Per-tunnel liveness for multipath (active-active) tunnels: ha/tunnel-liveness.ts. */
+  private liveness: TunnelLiveness | undefined;
   /** Point-to-site clients (gateway.vpnClientConfiguration), when configured. */
   private readonly p2s: P2sService | undefined;
 
@@ -104,8 +107,12 @@ export class Gateway {
       const ha = new HaNode({
         plan: this.haPlan, gatewayName: gw.name, specs: this.p2s ? [...this.specs, this.p2s.spec] : this.specs, tun: this.tun, log: this.log,
         key: deriveLinkKey(gw.name, this.config.connections.map((c) => c.sharedKey)),
+        // BGP follows the tunnels: a dead tunnel's session stops and its routes are withdrawn at once.
+        onPartnerLost: () => this.bgp?.followTunnels(),
+        onTunnelLiveness: () => this.bgp?.followTunnels(),
       });
       this.ha = ha;
+      this.liveness = ha.liveness;
       this.ike = ha.ike;
       this.dataplane = ha.dataplane;
       await this.p2s?.start(rt.tunName);
@@ -136,6 +143,11 @@ export class Gateway {
     });
     this.ike = ike;
     this.timer = setInterval(() => ike?.tick(), TICK_MS);
+    this.liveness = gatewayLiveness({
+      specs: this.specs, ike, dataplane, watchAll: false, log: this.log.child({ subsys: 'liveness' }),
+      onChange: () => this.bgp?.followTunnels(),
+    });
+    this.liveness?.start();
     await this.p2s?.start(rt.tunName);
     ike.start();
     await this.startBgp();
@@ -151,7 +163,8 @@ export class Gateway {
       instanceIndex: this.haPlan?.self.index ?? 0,
       tunName: this.config.runtime.tunName,
       dataplane,
-      tunnelUp: (name) => (this.ike?.sasOf(name) ?? []).some((sa) => sa.state === IkeSaState.Established && sa.activeChildren().length > 0),
+      tunnelUp: (name) => (this.ike?.sasOf(name) ?? []).some((sa) => sa.state === IkeSaState.Established && sa.activeChildren().length > 0)
+        && (this.liveness?.isLive(name) ?? true),
       log: this.log.child({ subsys: 'bgp' }),
     });
     await this.bgp?.start();
@@ -163,6 +176,7 @@ export class Gateway {
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    if (!this.ha) this.liveness?.stop();
     await this.bgp?.stop().catch((err: unknown) => this.log.warn({ err }, 'stopping BGP failed'));
     if (this.ha) await this.ha.stop();
     else if (this.ike) await this.ike.shutdown();

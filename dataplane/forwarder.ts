@@ -88,6 +88,8 @@ export interface EspTransportLike {
   setEspRawHandler?(handler: EspRawHandler, onBatchEnd?: () => void): void;
   /** Sends whatever sendEsp queued (one sendmmsg); called at the end of every TUN batch. */
   flush?(): void;
+  /** Optional zero-copy sendEsp: buf must stay unchanged until flush() returns. */
+  sendEspBorrowed?(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void;
 }
 
 export interface EspDataplaneOptions {
@@ -145,6 +147,11 @@ interface ChildSaEntry {
   outPackets: number;
   lastInboundMs: number;
   readonly drops: Map<string, number>;
+  /** Multipath: hash of the connection name (rendezvous weight) and the selector key that groups equal tunnels. */
+  readonly pathHash: number;
+  readonly remoteKey: string;
+  /** Multipath: the tunnel is declared dead (setConnectionLive); skipped while another equal tunnel is alive. */
+  pathDown: boolean;
 }
 
 function countDrop(drops: Map<string, number>, reason: string): void {
@@ -181,6 +188,10 @@ export class EspDataplane implements IpsecBackend {
   private tunQueued = 0;
   /** BGP-learned prefixes → connections (dataplane/learned-routes.ts), after the static selectors. */
   private readonly learned = new LearnedRoutes();
+  /** Multipath (active-active tunnels): connections declared dead, and whether two connections share selectors at all. */
+  private readonly downConnections = new Set<string>();
+  private multipath = false;
+  private readonly emptyPayload = Buffer.alloc(0);
 
   constructor(opts: EspDataplaneOptions) {
     this.tun = opts.tun;
@@ -230,11 +241,15 @@ export class EspDataplane implements IpsecBackend {
       outPackets: 0,
       lastInboundMs: 0,
       drops: new Map(),
+      pathHash: stringHash(sa.connection),
+      remoteKey: sa.tsRemote.map((r) => `${r.start}-${r.end}`).sort().join(','),
+      pathDown: this.downConnections.has(sa.connection),
     };
     this.removeChildSa(sa.id);
     this.byId.set(entry.id, entry);
     this.bySpi.set(inbound.spi, entry);
     this.outboundList = [...this.outboundList, entry];
+    this.refreshMultipath();
     this.log?.info(
       { id: sa.id, connection: sa.connection, spiIn: hex(inbound.spi), spiOut: hex(outbound.spi), peer: sa.peer, innerMtu },
       'ESP Child SA installed',
@@ -247,6 +262,7 @@ export class EspDataplane implements IpsecBackend {
     this.byId.delete(id);
     if (this.bySpi.get(entry.inbound.spi) === entry) this.bySpi.delete(entry.inbound.spi);
     this.outboundList = this.outboundList.filter((e) => e !== entry);
+    this.refreshMultipath();
     // Native key contexts are freed now rather than at GC (and the keys with them).
     entry.outbound.transform.dispose?.();
     entry.inbound.transform.dispose?.();
@@ -300,6 +316,37 @@ export class EspDataplane implements IpsecBackend {
 
   get learnedRouteCount(): number {
     return this.learned.size;
+  }
+
+  /**
+   * Multipath liveness: a dead connection's Child SAs are skipped by the
+   * outbound lookup while another connection with the same selectors is alive
+   * (its flows move there); with none alive the lookup falls back to them.
+   */
+  setConnectionLive(connection: string, live: boolean): void {
+    if (live) this.downConnections.delete(connection);
+    else this.downConnections.add(connection);
+    for (const e of this.byId.values()) if (e.connection === connection) e.pathDown = !live;
+  }
+
+  /** Connections currently declared dead (setConnectionLive). */
+  deadConnections(): string[] {
+    return [...this.downConnections];
+  }
+
+  /**
+   * Sends one RFC 4303 §2.6 dummy packet (next header 59, empty payload) on a
+   * Child SA: the tunnel-liveness heartbeat. The receiver discards it after
+   * the ICV check, which is what refreshes its lastInboundMs. Not counted as
+   * traffic. False when the SA is unknown or its sequence space is used up.
+   */
+  sendDummy(id: string): boolean {
+    const e = this.byId.get(id);
+    if (!e || seqExhausted(e.outbound)) return false;
+    const n = encapsulate(e.outbound, this.emptyPayload, this.scratch, 0, NEXT_HEADER_NONE);
+    this.transport.sendEsp(this.scratch, 0, n, e.peer);
+    this.transport.flush?.();
+    return true;
   }
 
   /** Inner MTU of the tunnel for a Child SA (for routes / the TUN MTU). */
@@ -371,7 +418,9 @@ export class EspDataplane implements IpsecBackend {
       outOffset = 0;
     }
     const n = encapsulate(sa, buf.subarray(off, off + length), out, outOffset, NEXT_HEADER_IPV4);
-    this.transport.sendEsp(out, outOffset, n, entry.peer);
+    // In place, the TUN slab is untouched until the next batch: lend it (flush() runs at the batch end).
+    if (out === buf && this.transport.sendEspBorrowed) this.transport.sendEspBorrowed(out, outOffset, n, entry.peer);
+    else this.transport.sendEsp(out, outOffset, n, entry.peer);
     entry.outPackets++;
     entry.outBytes += length;
   }
@@ -389,8 +438,41 @@ export class EspDataplane implements IpsecBackend {
       best = e;
       bestSize = size;
     }
+    if (best && this.multipath && pkt !== undefined) best = this.pickPath(best, bestSize, src, dst, pkt, off);
     if (this.learned.size === 0 || pkt === undefined) return best;
     return this.lookupLearned(src, dst, pkt, off, best ? bestSize : 0) ?? best;
+  }
+
+  /**
+   * Active-active tunnels: several connections whose SAs match equally. Each
+   * flow (5-tuple hash) goes to the live connection with the highest
+   * rendezvous weight, so a flow keeps its tunnel and only the flows of a
+   * tunnel that dies move; within a connection the newest SA (rekeys).
+   */
+  private pickPath(best: ChildSaEntry, bestSize: number, src: number, dst: number, pkt: Buffer, off: number): ChildSaEntry {
+    const h = flowHash(pkt, off);
+    let pick: ChildSaEntry | undefined;
+    let pickWeight = -1;
+    const list = this.outboundList;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const e = list[i]!;
+      if (e.pathDown || e.remoteKey !== best.remoteKey) continue;
+      if (smallestMatch(e.tsRemote, dst) !== bestSize || !rangesContain(e.tsLocal, src)) continue;
+      const w = mix32(h ^ e.pathHash);
+      if (w > pickWeight) { pick = e; pickWeight = w; }
+    }
+    return pick ?? best;
+  }
+
+  /** Multipath lookups only when two connections hold SAs with the same selectors. */
+  private refreshMultipath(): void {
+    const seen = new Map<string, string>();
+    this.multipath = false;
+    for (const e of this.outboundList) {
+      const c = seen.get(e.remoteKey);
+      if (c === undefined) seen.set(e.remoteKey, e.connection);
+      else if (c !== e.connection) { this.multipath = true; return; }
+    }
   }
 
   /** A learned prefix more specific than the static match (size 0: none): the SA of one of its connections. */
@@ -531,6 +613,23 @@ export class EspDataplane implements IpsecBackend {
     }
     for (let i = delivered; i < n; i++) countDrop(this.globalDropCounts, 'tunFull');
   }
+}
+
+/** FNV-1a of a string (connection names → multipath weights). */
+function stringHash(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** 32-bit finalizer (murmur3 fmix): spreads flowHash ^ pathHash into a weight. */
+function mix32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  x ^= x >>> 16;
+  return x >>> 0;
 }
 
 function hex(spi: number): string {

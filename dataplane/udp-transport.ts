@@ -68,6 +68,8 @@ interface FastSocket {
   readonly recvAddrs: Uint32Array;
   readonly recvPorts: Uint32Array;
   readonly sendSlab: Buffer;
+  /** The buffer sendOffsets point into: sendSlab, or a caller's buffer lent with sendEspBorrowed. */
+  pendingBuf: Buffer;
   readonly sendOffsets: Uint32Array;
   readonly sendLengths: Uint32Array;
   readonly sendAddrs: Uint32Array;
@@ -207,6 +209,7 @@ export class UdpTransport implements EspTransportLike {
     } catch (err) {
       throw new UdpTransportError(`cannot bind UDP ${this.opts.bindAddress}:${port}: ${(err as Error).message}`, err);
     }
+    const sendSlab = Buffer.alloc(FAST_BATCH * SEND_SLOT_BYTES);
     const fast: FastSocket = {
       addon,
       fd: opened.fd,
@@ -216,7 +219,8 @@ export class UdpTransport implements EspTransportLike {
       recvLengths: new Uint32Array(FAST_RECV_ENTRIES),
       recvAddrs: new Uint32Array(FAST_RECV_ENTRIES),
       recvPorts: new Uint32Array(FAST_RECV_ENTRIES),
-      sendSlab: Buffer.alloc(FAST_BATCH * SEND_SLOT_BYTES),
+      sendSlab,
+      pendingBuf: sendSlab,
       sendOffsets: new Uint32Array(FAST_BATCH),
       sendLengths: new Uint32Array(FAST_BATCH),
       sendAddrs: new Uint32Array(FAST_BATCH),
@@ -357,7 +361,7 @@ export class UdpTransport implements EspTransportLike {
   sendEsp(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void {
     const fast = this.fast;
     if (fast) {
-      this.queueFast(fast, buf, offset, length, remote);
+      this.queueFast(fast, buf, offset, length, remote, false);
       return;
     }
     const socket = this.nattSocket;
@@ -378,9 +382,20 @@ export class UdpTransport implements EspTransportLike {
     socket.send(data, remote.port, remote.address, this.onSendDone);
   }
 
-  /** Fast path: copies the datagram into the send slab; sendmmsg on flush() or when the slab is full. */
-  private queueFast(fast: FastSocket, buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void {
-    if (length > SEND_SLOT_BYTES) {
+  /**
+   * Like sendEsp, without the copy: buf[offset, offset+length) must stay
+   * unchanged until the next flush() returns (the forwarder lends its TUN slab
+   * and flushes at the end of every TUN batch).
+   */
+  sendEspBorrowed(buf: Buffer, offset: number, length: number, remote: UdpEndpoint): void {
+    const fast = this.fast;
+    if (fast) this.queueFast(fast, buf, offset, length, remote, true);
+    else this.sendEsp(buf, offset, length, remote);
+  }
+
+  /** Fast path: queues the datagram (copied into the send slab unless borrowed); sendmmsg on flush() or when full. */
+  private queueFast(fast: FastSocket, buf: Buffer, offset: number, length: number, remote: UdpEndpoint, borrowed: boolean): void {
+    if (length > SEND_SLOT_BYTES && !borrowed) {
       this.flush(); // keep ESP order: what is queued goes first
       this.stats.espOut++;
       if (!this.sendFastOne(fast, buf, offset, length, remote)) this.stats.sendErrors++;
@@ -390,10 +405,17 @@ export class UdpTransport implements EspTransportLike {
       this.lastRemoteIpv4 = ipv4ToUint32(remote.address);
       this.lastRemote = remote;
     }
+    const target = borrowed ? buf : fast.sendSlab;
+    if (fast.pending > 0 && fast.pendingBuf !== target) this.flush(); // one base buffer per sendmmsg
+    fast.pendingBuf = target;
     const i = fast.pending++;
-    const at = i * SEND_SLOT_BYTES;
-    buf.copy(fast.sendSlab, at, offset, offset + length);
-    fast.sendOffsets[i] = at;
+    if (borrowed) {
+      fast.sendOffsets[i] = offset;
+    } else {
+      const at = i * SEND_SLOT_BYTES;
+      buf.copy(fast.sendSlab, at, offset, offset + length);
+      fast.sendOffsets[i] = at;
+    }
     fast.sendLengths[i] = length;
     fast.sendAddrs[i] = this.lastRemoteIpv4;
     fast.sendPorts[i] = remote.port;
@@ -420,7 +442,7 @@ export class UdpTransport implements EspTransportLike {
     if (!fast || fast.pending === 0) return;
     const n = fast.pending;
     fast.pending = 0;
-    const sent = fast.addon.udpSendBatch(fast.fd, fast.sendSlab, fast.sendOffsets, fast.sendLengths, fast.sendAddrs, fast.sendPorts, n);
+    const sent = fast.addon.udpSendBatch(fast.fd, fast.pendingBuf, fast.sendOffsets, fast.sendLengths, fast.sendAddrs, fast.sendPorts, n);
     this.stats.espBatches++;
     this.stats.espOut += n;
     if (sent < n) this.stats.sendErrors += n - sent;

@@ -37,6 +37,7 @@ import { Election } from './election.js';
 import { HaLink, type LinkDownReason } from './link.js';
 import { FloatingIps, addressAnswers, interfaceFor } from './floating-ip.js';
 import { ReplicatingBackend, ShadowStore, ikeRecord, importShadow, replicable } from './replicator.js';
+import { gatewayLiveness, type TunnelLiveness } from './tunnel-liveness.js';
 import type { HaMessage, HaRole } from './messages.js';
 import type { FailoverStatus as FailoverReport, HaStatus } from '../daemon/status.js';
 
@@ -69,6 +70,8 @@ export interface HaNodeOptions {
   haPort?: number;
   /** Called when the partner is declared lost (active-active: withdraw its routes, e.g. BGP). */
   onPartnerLost?: () => void;
+  /** A watched tunnel's liveness changed (ha/tunnel-liveness.ts; e.g. BGP follows it). */
+  onTunnelLiveness?: (connection: string, live: boolean) => void;
 }
 
 export class HaNode {
@@ -91,6 +94,11 @@ export class HaNode {
   private stopped = false;
   private handoverWait: { resolve: (ms: number) => void; startedMs: number } | undefined;
   private probing = false;
+  /** Active-active: the partner's private address, held by us while the partner is gone. */
+  private readonly partnerNextHop: FloatingIps | undefined;
+  private adoptingPartner = false;
+  /** Per-tunnel liveness (dummy-packet heartbeats): every tunnel in active-active, multipath groups otherwise. */
+  readonly liveness: TunnelLiveness | undefined;
 
   constructor(private readonly o: HaNodeOptions) {
     this.log = o.log.child({ subsys: 'ha' });
@@ -109,6 +117,11 @@ export class HaNode {
     });
     const ips = [o.plan.self.publicIpAddress, o.plan.self.privateIpAddress].filter((x) => x !== '');
     this.floating = new FloatingIps(ips);
+    if (o.plan.mode === 'active-active' && o.plan.peer.privateIpAddress !== '') this.partnerNextHop = new FloatingIps([o.plan.peer.privateIpAddress]);
+    this.liveness = gatewayLiveness({
+      specs: o.specs, ike: this.ike, dataplane: dp, watchAll: o.plan.mode === 'active-active', log: this.log,
+      onChange: (conn, live) => o.onTunnelLiveness?.(conn, live),
+    });
     this.link = new HaLink({
       selfIndex: o.plan.self.index, localAddress: o.plan.self.haAddress, peerAddress: o.plan.peer.haAddress, key: o.key,
       port: o.haPort, log: this.log, deadAfterMs: DEAD_AFTER_MS,
@@ -122,6 +135,7 @@ export class HaNode {
     // Addresses left behind by a crashed run of ours must not answer for the pair.
     if (this.o.plan.mode === 'active-standby') await this.floating.release();
     this.floating.garp.start();
+    this.liveness?.start();
     await this.link.start();
     this.hbTimer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     if (this.o.plan.mode === 'active-active') {
@@ -142,6 +156,7 @@ export class HaNode {
       try { await this.handover(); handedOver = true; } catch (err) { this.log.warn({ err: (err as Error).message }, 'HA: handover at stop failed'); }
     }
     this.stopped = true;
+    this.liveness?.stop();
     if (this.hbTimer) clearInterval(this.hbTimer);
     if (this.initTimer) clearTimeout(this.initTimer);
     await this.transition;
@@ -151,7 +166,10 @@ export class HaNode {
       await this.closeTransport();
       if (this.o.plan.mode === 'active-standby') await this.floating.release().catch(() => undefined);
     }
-    if (this.o.plan.mode === 'active-active') await this.floating.release().catch(() => undefined);
+    if (this.o.plan.mode === 'active-active') {
+      await this.floating.release().catch(() => undefined);
+      if (this.partnerNextHop?.heldAddresses().length) await this.partnerNextHop.release().catch(() => undefined);
+    }
     await this.link.close();
     this.floating.garp.stop();
   }
@@ -208,7 +226,8 @@ export class HaNode {
     if (this.stopped) return;
     if (this.o.plan.mode === 'active-active') {
       this.log.warn({ partner: this.o.plan.peer.name, reason }, 'HA: partner lost; its tunnels fail over at the peers');
-      this.o.onPartnerLost?.();
+      void this.adoptPartnerNextHop(reason);
+      try { this.o.onPartnerLost?.(); } catch (err) { this.log.warn({ err }, 'HA: onPartnerLost failed'); }
       return;
     }
     if (this.role !== 'standby') return;
@@ -243,11 +262,62 @@ export class HaNode {
     }
   }
 
+  /**
+   * Active-active survivor: the VNet still sends the dead partner's share of
+   * flows to the partner's private address (ECMP next hop). We take that
+   * address, with gratuitous ARP, and carry those flows on our own tunnels.
+   * Split brain: on a silent loss we first probe whether the partner still
+   * answers for it (then only the HA link is broken, and we leave it); the
+   * partner's hello makes us give it back.
+   */
+  private async adoptPartnerNextHop(reason: LinkDownReason): Promise<void> {
+    const nh = this.partnerNextHop;
+    if (!nh || this.adoptingPartner || this.stopped) return;
+    this.adoptingPartner = true;
+    const lastHeard = this.partner.lastHeardMs;
+    const t0 = Date.now();
+    try {
+      const ip = this.o.plan.peer.privateIpAddress;
+      if (reason === 'silent') {
+        const ifname = await interfaceFor(ip).catch(() => undefined);
+        if (ifname && await addressAnswers(ip, ifname, PROBE_TIMEOUT_MS)) {
+          this.log.warn({ ip }, 'HA: partner silent on the HA link but still answers for its private address; not taking it (split-brain guard)');
+          return;
+        }
+      }
+      if (this.stopped || this.link.up) return;
+      await nh.place();
+      const announced = await nh.announce();
+      const report: FailoverReport = {
+        kind: 'unplanned', role: 'took-over', reason: `active-active partner ${this.o.plan.peer.name} lost (${reason}): carrying its VNet next hop ${ip}`,
+        at: new Date(t0).toISOString(), epoch: this.election.epoch, detectionMs: lastHeard ? t0 - lastHeard : null,
+        takeoverMs: Date.now() - t0, outageMs: null, ikeSas: 0, childSas: 0, incomplete: [],
+      };
+      this.log.info({ addresses: announced }, 'HA: took the partner\'s private address');
+      this.recordFailover(report);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message }, 'HA: cannot take the partner\'s private address');
+    } finally {
+      this.adoptingPartner = false;
+    }
+  }
+
+  /** Active-active: the partner is back; its own address goes back to it. */
+  private async returnPartnerNextHop(): Promise<void> {
+    const nh = this.partnerNextHop;
+    if (!nh || nh.heldAddresses().length === 0) return;
+    await nh.release().catch((err: unknown) => this.log.error({ err }, 'HA: releasing the partner\'s private address failed'));
+    this.log.info({ ip: this.o.plan.peer.privateIpAddress }, 'HA: partner back, its private address returned');
+  }
+
   private onMessage(m: HaMessage): void {
     switch (m.t) {
       case 'hello': {
         this.partner = { role: m.role, epoch: m.epoch, applied: m.applied, lastHeardMs: Date.now() };
-        if (this.o.plan.mode === 'active-active') return;
+        if (this.o.plan.mode === 'active-active') {
+          if (m.role === 'active') void this.returnPartnerNextHop();
+          return;
+        }
         this.decide(this.election.handle({ type: 'peer-hello', role: m.role, epoch: m.epoch, index: m.index }), true,
           { detectionMs: null, lastWordMs: 0, why: 'partner hello' });
         return;
@@ -449,7 +519,7 @@ export class HaNode {
         // Messages the standby has not applied yet (its hello reports its count).
         lagMessages: !standby && this.link.up ? Math.max(0, this.sentMessages - this.partner.applied) : null,
       },
-      floatingAddresses: this.floating.heldAddresses(),
+      floatingAddresses: [...this.floating.heldAddresses(), ...(this.partnerNextHop?.heldAddresses() ?? [])],
       lastFailover: this.lastFailover,
     };
   }

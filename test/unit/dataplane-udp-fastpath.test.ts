@@ -98,6 +98,28 @@ describe(`UdpTransport fast path (recvmmsg/sendmmsg)${skip}`, () => {
     },
   );
 
+  it.skipIf(skip !== '')('sends borrowed buffers without copying and keeps order when mixed with copied ones', async () => {
+    const a = await start(true);
+    const b = await start(true);
+    const to: UdpEndpoint = { address: LOOPBACK, port: b.t.ports.natt };
+    const lent = Buffer.alloc(10 * 1500);
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 10; i++) {
+      const d = espDatagram(i, 700);
+      expected.push(d);
+      if (i % 4 === 3) {
+        a.t.sendEsp(d, 0, d.length, to); // copied
+      } else {
+        d.copy(lent, i * 1500);
+        a.t.sendEspBorrowed(lent, i * 1500, d.length, to); // lent until flush()
+      }
+    }
+    a.t.flush();
+    lent.fill(0); // after flush the lender may reuse its buffer
+    await until(() => b.raw.length === 10, 'ten datagrams');
+    expect(b.raw.map((r) => r.bytes)).toEqual(expected);
+  });
+
   it.skipIf(skip !== '')('sends on its own at the end of the tick when nobody calls flush()', async () => {
     const a = await start(true);
     const b = await start(true);

@@ -242,3 +242,37 @@ export async function waitRole(h: DaemonHandle, role: 'active' | 'standby', time
 export function ikeSaInitCount(log: string): number {
   return (log.match(/IKE_SA_INIT received, responding|initiating IKE_SA /g) ?? []).length;
 }
+
+// ---------------------------------------------------------------------------------
+// A paced TCP transfer hostA → hostB across a failover (tests and bench/failover.ts).
+
+const PACED_SERVER = (host: string, port: number): string => `
+const net=require('net');let n=0;
+net.createServer(s=>{s.on('data',d=>{n+=d.length});s.on('end',()=>{console.log('RECV '+n);process.exit(0)});s.on('error',e=>{console.log('ERR '+e.message);process.exit(1)})}).listen(${port},'${host}',()=>console.log('LISTEN'));`;
+const PACED_CLIENT = (host: string, port: number, ms: number): string => `
+const net=require('net');const chunk=Buffer.alloc(32768,7);let sent=0;const end=Date.now()+${ms};
+const s=net.connect(${port},'${host}',()=>{const t=setInterval(()=>{if(Date.now()>end){clearInterval(t);s.end(()=>{console.log('SENT '+sent)});return}if(s.writableLength<1<<20){s.write(chunk);sent+=chunk.length}},10)});
+s.on('error',e=>{console.log('ERR '+e.message);process.exit(1)});s.on('close',()=>process.exit(0));`;
+
+export interface PacedTransferResult { ok: boolean; sent: number | null; received: number | null; detail: string }
+
+/**
+ * Starts a TCP stream hostA → hostB paced at ~3 MB/s for `ms`; resolves when it
+ * ended: ok when every byte the client wrote reached the server.
+ */
+export async function pacedTcpTransfer(topo: HaTopology, ms: number, port = 5301): Promise<() => Promise<PacedTransferResult>> {
+  const server = topo.spawn(topo.ns.hostB, process.execPath, ['-e', PACED_SERVER(HA_ADDR.hostB, port)]);
+  await waitFor(async () => server.output().includes('LISTEN'), 5_000, 20, 'TCP server');
+  const client = topo.spawn(topo.ns.hostA, process.execPath, ['-e', PACED_CLIENT(HA_ADDR.hostB, port, ms)]);
+  return async () => {
+    const cl = await Promise.race([client.exited.then(() => client.output()), new Promise<string>((r) => setTimeout(() => r(client.output()), ms + 20_000))]);
+    await Promise.race([server.exited.catch(() => undefined), new Promise((r) => setTimeout(r, 5_000))]);
+    const srv = server.output();
+    const sent = /SENT (\d+)/.exec(cl)?.[1];
+    const recv = /RECV (\d+)/.exec(srv)?.[1];
+    return {
+      ok: sent !== undefined && sent === recv, sent: sent === undefined ? null : Number(sent), received: recv === undefined ? null : Number(recv),
+      detail: `client: ${cl.trim().slice(-200)} server: ${srv.trim().slice(-200)}`,
+    };
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * BGP convergence benchmark: time to learn and install 1000, 10,000 and
+ * 100,000 prefixes, and the memory used, for our speaker and for BIRD 2 on
+ * the same feed.
+ *
+ *   ns bgpb-rx (us)  198.51.100.2 ── vbgp0 ═ vbgp0 ── 198.51.100.1  ns bgpb-feed: BIRD AS65002, N static /24s
+ *   ns bgpb-bird     203.0.113.2  ── vbgp1 ═ vbgp1 ── 203.0.113.1         (exports them to both receivers)
+ *
+ * Both receivers start at the same moment once the feeder runs; "installed"
+ * means in the receiver's kernel table (ours: `ip -batch` into a dummy device,
+ * `proto bgp`, exactly what the gateway does into vgw0, plus the dataplane's
+ * learned-route table; BIRD: its kernel protocol, `proto bird`). Memory: our
+ * process RSS and V8 heap growth, BIRD's `show memory` total. Needs root,
+ * bird2 and a build (`npm run build`); every wait is bounded.
+ *
+ *   node dist/bench/bgp-convergence.js [--sizes 1000,10000,100000] [--json FILE]
+ */
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { pino } from 'pino';
+import { BgpSpeaker, BgpState } from '../bgp/index.js';
+import { LearnedRoutes } from '../dataplane/learned-routes.js';
+import { runIp, runIpBatch } from '../dataplane/iproute.js';
+import { kernelBatchLines, LearnedRouteProgrammer } from '../daemon/bgp-routes.js';
+
+const BIRD = '/usr/sbin/bird';
+const BIRDC = '/usr/sbin/birdc';
+const NS = { feed: 'bgpb-feed', rx: 'bgpb-rx', bird: 'bgpb-bird' } as const;
+const TIMEOUT_MS = 180_000;
+
+// ------------------------------------------------------------------ receiver (runs inside bgpb-rx)
+
+async function receiver(expected: number): Promise<void> {
+  const t0 = performance.now();
+  const mem0 = process.memoryUsage();
+  await runIp(['link', 'add', 'dummy0', 'type', 'dummy']).catch(() => undefined);
+  await runIp(['link', 'set', 'dummy0', 'up']);
+  const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
+  const speaker = new BgpSpeaker({ localAsn: 65001, routerId: '198.51.100.2', listen: { address: '198.51.100.2' }, logger: pino({ level: 'warn' }, pino.destination(2)), idleHoldTime: 1, connectRetryTime: 2 });
+  speaker.addPeer({ address: '198.51.100.1', asn: 65002, maxPrefixes: 0, holdTime: 90 });
+  const table = new LearnedRoutes();
+  const programmer = new LearnedRouteProgrammer({
+    rib: speaker.rib,
+    connectionOf: () => 'feed',
+    dataplane: { setLearnedRoute: (p, c) => table.set(p, c) },
+    kernel: (replace, remove) => runIpBatch(kernelBatchLines('dummy0', replace, remove), { timeoutMs: 120_000 }),
+    ownPrefixes: [],
+    protectedAddresses: ['198.51.100.1'],
+  });
+  speaker.rib.subscribeCandidates((p) => programmer.refresh(p));
+  let established = 0;
+  speaker.on('peerState', (ev) => {
+    if (ev.to === BgpState.Established) {
+      established = performance.now();
+      out({ event: 'established', ms: established - t0 });
+    }
+  });
+  await speaker.start();
+  const deadline = Date.now() + TIMEOUT_MS;
+  while (speaker.rib.size < expected) {
+    if (Date.now() > deadline) throw new Error(`receiver: only ${speaker.rib.size}/${expected} learned`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const learned = performance.now();
+  await programmer.settled();
+  const installed = performance.now();
+  const mem = process.memoryUsage();
+  out({
+    event: 'done', learnedMs: learned - t0, installedMs: installed - t0, establishedMs: established - t0,
+    learnedAfterEstablishedMs: learned - established, installedAfterEstablishedMs: installed - established,
+    kernel: programmer.kernelCount, dataplane: table.size,
+    rssMB: mem.rss / 2 ** 20, rssGrowthMB: (mem.rss - mem0.rss) / 2 ** 20, heapGrowthMB: (mem.heapUsed - mem0.heapUsed) / 2 ** 20,
+  });
+  await speaker.stop();
+  await runIp(['link', 'del', 'dummy0']).catch(() => undefined);
+  process.exit(0);
+}
+
+// ------------------------------------------------------------------ driver
+
+function sh(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+}
+function trySh(cmd: string, args: string[]): string {
+  try { return sh(cmd, args); } catch { return ''; }
+}
+
+function cleanup(): void {
+  for (const ns of Object.values(NS)) {
+    for (const pid of trySh('ip', ['netns', 'pids', ns]).split(/\s+/).filter((p) => /^\d+$/.test(p))) {
+      try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone */ }
+    }
+    trySh('ip', ['netns', 'del', ns]);
+  }
+}
+
+function topology(): void {
+  cleanup();
+  for (const ns of Object.values(NS)) {
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+  }
+  const link = (ifn: string, other: string, a: string, b: string) => {
+    sh('ip', ['link', 'add', ifn, 'netns', NS.feed, 'type', 'veth', 'peer', 'name', ifn, 'netns', other]);
+    sh('ip', ['-n', NS.feed, 'addr', 'add', `${a}/24`, 'dev', ifn]);
+    sh('ip', ['-n', other, 'addr', 'add', `${b}/24`, 'dev', ifn]);
+    sh('ip', ['-n', NS.feed, 'link', 'set', ifn, 'up']);
+    sh('ip', ['-n', other, 'link', 'set', ifn, 'up']);
+  };
+  link('vbgp0', NS.rx, '198.51.100.1', '198.51.100.2');
+  link('vbgp1', NS.bird, '203.0.113.1', '203.0.113.2');
+}
+
+function prefixes(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(`${10 + Math.floor(i / 65536)}.${Math.floor(i / 256) % 256}.${i % 256}.0/24`);
+  return out;
+}
+
+function startBird(ns: string, dir: string, name: string, conf: string): { proc: ChildProcess; ctl: string } {
+  const cfg = path.join(dir, `${name}.conf`);
+  const ctl = path.join(dir, `${name}.ctl`);
+  writeFileSync(cfg, conf);
+  const proc = spawn('ip', ['netns', 'exec', ns, BIRD, '-f', '-c', cfg, '-s', ctl, '-P', path.join(dir, `${name}.pid`)], { stdio: 'ignore' });
+  return { proc, ctl };
+}
+
+async function until<T>(what: string, f: () => T | undefined | false, intervalMs = 50): Promise<T> {
+  const end = Date.now() + TIMEOUT_MS;
+  for (;;) {
+    const v = f();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+function kernelCount(ns: string, proto: string): number {
+  const o = trySh('ip', ['-n', ns, 'route', 'show', 'proto', proto]);
+  return o ? o.split('\n').filter(Boolean).length : 0;
+}
+
+/** BIRD's "Total:" memory line in bytes. */
+function birdMemoryMB(ctl: string): number {
+  const o = trySh(BIRDC, ['-s', ctl, 'show', 'memory']);
+  const m = /Total:\s+([\d.]+)\s*(B|kB|MB|GB)/.exec(o);
+  if (!m) return NaN;
+  const mult = { B: 1 / 2 ** 20, kB: 1 / 1024, MB: 1, GB: 1024 }[m[2] as 'B' | 'kB' | 'MB' | 'GB'];
+  return Number(m[1]) * mult;
+}
+
+export interface SizeResult {
+  prefixes: number;
+  ours: { establishedMs: number; learnedMs: number; installedMs: number; rssGrowthMB: number; heapGrowthMB: number; rssMB: number };
+  bird: { installedMs: number; memoryMB: number };
+}
+
+async function runSize(n: number, dir: string): Promise<SizeResult> {
+  topology();
+  const routes = prefixes(n);
+  const feeder = startBird(NS.feed, dir, `feed-${n}`, [
+    'router id 198.51.100.1;',
+    'protocol device {}',
+    'protocol static feed { ipv4; ' + routes.map((p) => `route ${p} blackhole;`).join(' ') + ' }',
+    'template bgp out { local as 65002; hold time 90; connect delay time 1; connect retry time 2; ipv4 { import none; export where proto = "feed"; }; }',
+    'protocol bgp us from out { neighbor 198.51.100.2 as 65001; }',
+    'protocol bgp bird from out { neighbor 203.0.113.2 as 65003; }',
+  ].join('\n'));
+  await until('feeder ready', () => existsSync(feeder.ctl) && /feed\s+Static\s+master4\s+up/.test(trySh(BIRDC, ['-s', feeder.ctl, 'show', 'protocols'])), 100);
+
+  const t0 = performance.now();
+  const birdRx = startBird(NS.bird, dir, `rx-${n}`, [
+    'router id 203.0.113.2;',
+    'protocol device {}',
+    'protocol kernel { ipv4 { import none; export all; }; }',
+    'protocol bgp feed { local as 65003; neighbor 203.0.113.1 as 65002; hold time 90; connect delay time 1; ipv4 { import all; export none; }; }',
+  ].join('\n'));
+  const self = fileURLToPath(import.meta.url);
+  const rx = spawn('ip', ['netns', 'exec', NS.rx, process.execPath, self, '--receiver', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: rx.stdout as NodeJS.ReadableStream }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { /* not ours */ } });
+
+  let birdInstalled = 0;
+  const birdDone = until(`BIRD: ${n} kernel routes`, () => {
+    if (kernelCount(NS.bird, 'bird') >= n) birdInstalled = performance.now() - t0;
+    return birdInstalled > 0;
+  }, 50);
+  const oursDone = until(`ours: ${n} routes`, () => lines.find((l) => l.event === 'done'), 50);
+  const [ours] = await Promise.all([oursDone, birdDone]);
+  const memoryMB = birdMemoryMB(birdRx.ctl);
+  for (const p of [rx, birdRx.proc, feeder.proc]) if (p.pid !== undefined && p.exitCode === null) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }
+  cleanup();
+  return {
+    prefixes: n,
+    ours: {
+      establishedMs: Number(ours.establishedMs), learnedMs: Number(ours.learnedMs), installedMs: Number(ours.installedMs),
+      rssGrowthMB: Number(ours.rssGrowthMB), heapGrowthMB: Number(ours.heapGrowthMB), rssMB: Number(ours.rssMB),
+    },
+    bird: { installedMs: birdInstalled, memoryMB },
+  };
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === '--receiver') return receiver(Number(argv[1]));
+  const sizesArg = argv.indexOf('--sizes');
+  const sizes = sizesArg >= 0 ? (argv[sizesArg + 1] ?? '').split(',').map(Number) : [1000, 10_000, 100_000];
+  const jsonArg = argv.indexOf('--json');
+  if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
+  if (!existsSync(BIRD)) throw new Error(`BIRD 2 not installed (${BIRD})`);
+  const dir = mkdtempSync(path.join(tmpdir(), 'bgp-bench-'));
+  const results: SizeResult[] = [];
+  try {
+    for (const n of sizes) {
+      const r = await runSize(n, dir);
+      results.push(r);
+      const f = (x: number) => x.toFixed(0).padStart(7);
+      process.stdout.write(`${String(n).padStart(7)} prefixes | ours: learned ${f(r.ours.learnedMs)} ms, installed ${f(r.ours.installedMs)} ms, ` +
+        `RSS +${r.ours.rssGrowthMB.toFixed(1)} MB (heap +${r.ours.heapGrowthMB.toFixed(1)} MB) | BIRD: installed ${f(r.bird.installedMs)} ms, memory ${r.bird.memoryMB.toFixed(1)} MB\n`);
+    }
+  } finally {
+    cleanup();
+  }
+  if (jsonArg >= 0 && argv[jsonArg + 1]) writeFileSync(argv[jsonArg + 1] as string, JSON.stringify(results, null, 2));
+}
+
+main().catch((err: unknown) => {
+  if (process.argv[2] !== '--receiver') cleanup();
+  process.stderr.write(`bgp-convergence: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
