@@ -7,7 +7,7 @@
  *   ns bgpb-bird     203.0.113.2  ── vbgp1 ═ vbgp1 ── 203.0.113.1         (exports them to both receivers)
  *
  * Both receivers start at the same moment once the feeder runs; "installed"
- * means in the receiver's kernel table (ours: `ip -batch` into a dummy device,
+ * means in the receiver's kernel table (ours: `ip -batch` onto its veth,
  * `proto bgp`, exactly what the gateway does into vgw0, plus the dataplane's
  * learned-route table; BIRD: its kernel protocol, `proto bird`). Memory: our
  * process RSS and V8 heap growth, BIRD's `show memory` total. Needs root,
@@ -24,21 +24,21 @@ import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import { BgpSpeaker, BgpState } from '../bgp/index.js';
 import { LearnedRoutes } from '../dataplane/learned-routes.js';
-import { runIp, runIpBatch } from '../dataplane/iproute.js';
+import { runIpBatch } from '../dataplane/iproute.js';
 import { kernelBatchLines, LearnedRouteProgrammer } from '../daemon/bgp-routes.js';
 
 const BIRD = '/usr/sbin/bird';
 const BIRDC = '/usr/sbin/birdc';
 const NS = { feed: 'bgpb-feed', rx: 'bgpb-rx', bird: 'bgpb-bird' } as const;
 const TIMEOUT_MS = 180_000;
+/** Our receiver installs into its veth (a dummy device needs a module that may be missing). */
+const RX_DEV = 'vbgp0';
 
 // ------------------------------------------------------------------ receiver (runs inside bgpb-rx)
 
 async function receiver(expected: number): Promise<void> {
   const t0 = performance.now();
   const mem0 = process.memoryUsage();
-  await runIp(['link', 'add', 'dummy0', 'type', 'dummy']).catch(() => undefined);
-  await runIp(['link', 'set', 'dummy0', 'up']);
   const out = (o: Record<string, unknown>) => process.stdout.write(`${JSON.stringify(o)}\n`);
   const speaker = new BgpSpeaker({ localAsn: 65001, routerId: '198.51.100.2', listen: { address: '198.51.100.2' }, logger: pino({ level: 'warn' }, pino.destination(2)), idleHoldTime: 1, connectRetryTime: 2 });
   speaker.addPeer({ address: '198.51.100.1', asn: 65002, maxPrefixes: 0, holdTime: 90 });
@@ -47,7 +47,7 @@ async function receiver(expected: number): Promise<void> {
     rib: speaker.rib,
     connectionOf: () => 'feed',
     dataplane: { setLearnedRoute: (p, c) => table.set(p, c) },
-    kernel: (replace, remove) => runIpBatch(kernelBatchLines('dummy0', replace, remove), { timeoutMs: 120_000 }),
+    kernel: (replace, remove) => runIpBatch(kernelBatchLines(RX_DEV, replace, remove), { timeoutMs: 120_000 }),
     ownPrefixes: [],
     protectedAddresses: ['198.51.100.1'],
   });
@@ -76,7 +76,6 @@ async function receiver(expected: number): Promise<void> {
     rssMB: mem.rss / 2 ** 20, rssGrowthMB: (mem.rss - mem0.rss) / 2 ** 20, heapGrowthMB: (mem.heapUsed - mem0.heapUsed) / 2 ** 20,
   });
   await speaker.stop();
-  await runIp(['link', 'del', 'dummy0']).catch(() => undefined);
   process.exit(0);
 }
 
@@ -129,8 +128,8 @@ function startBird(ns: string, dir: string, name: string, conf: string): { proc:
   return { proc, ctl };
 }
 
-async function until<T>(what: string, f: () => T | undefined | false, intervalMs = 50): Promise<T> {
-  const end = Date.now() + TIMEOUT_MS;
+async function until<T>(what: string, f: () => T | undefined | false, intervalMs = 50, timeoutMs = TIMEOUT_MS): Promise<T> {
+  const end = Date.now() + timeoutMs;
   for (;;) {
     const v = f();
     if (v) return v;
@@ -155,8 +154,9 @@ function birdMemoryMB(ctl: string): number {
 
 export interface SizeResult {
   prefixes: number;
-  ours: { establishedMs: number; learnedMs: number; installedMs: number; rssGrowthMB: number; heapGrowthMB: number; rssMB: number };
-  bird: { installedMs: number; memoryMB: number };
+  /** ms since the receiver started; *AfterEstablished: since its session reached Established. */
+  ours: { establishedMs: number; learnedMs: number; installedMs: number; installedAfterEstablishedMs: number; rssGrowthMB: number; heapGrowthMB: number; rssMB: number };
+  bird: { establishedMs: number; installedMs: number; installedAfterEstablishedMs: number; memoryMB: number };
 }
 
 async function runSize(n: number, dir: string): Promise<SizeResult> {
@@ -166,11 +166,11 @@ async function runSize(n: number, dir: string): Promise<SizeResult> {
     'router id 198.51.100.1;',
     'protocol device {}',
     'protocol static feed { ipv4; ' + routes.map((p) => `route ${p} blackhole;`).join(' ') + ' }',
-    'template bgp out { local as 65002; hold time 90; connect delay time 1; connect retry time 2; ipv4 { import none; export where proto = "feed"; }; }',
-    'protocol bgp us from out { neighbor 198.51.100.2 as 65001; }',
-    'protocol bgp bird from out { neighbor 203.0.113.2 as 65003; }',
+    'template bgp tout { local as 65002; hold time 90; connect delay time 1; connect retry time 2; ipv4 { import none; export where proto = "feed"; }; }',
+    'protocol bgp rx_us from tout { neighbor 198.51.100.2 as 65001; }',
+    'protocol bgp rx_bird from tout { neighbor 203.0.113.2 as 65003; }',
   ].join('\n'));
-  await until('feeder ready', () => existsSync(feeder.ctl) && /feed\s+Static\s+master4\s+up/.test(trySh(BIRDC, ['-s', feeder.ctl, 'show', 'protocols'])), 100);
+  await until('feeder ready', () => existsSync(feeder.ctl) && /feed\s+Static\s+master4\s+up/.test(trySh(BIRDC, ['-s', feeder.ctl, 'show', 'protocols'])), 100, 30_000);
 
   const t0 = performance.now();
   const birdRx = startBird(NS.bird, dir, `rx-${n}`, [
@@ -185,22 +185,29 @@ async function runSize(n: number, dir: string): Promise<SizeResult> {
   createInterface({ input: rx.stdout as NodeJS.ReadableStream }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { /* not ours */ } });
 
   let birdInstalled = 0;
+  let birdEstablished = 0;
   const birdDone = until(`BIRD: ${n} kernel routes`, () => {
+    if (!birdEstablished && /Established/.test(trySh(BIRDC, ['-s', birdRx.ctl, 'show', 'protocols', 'feed']))) birdEstablished = performance.now() - t0;
     if (kernelCount(NS.bird, 'bird') >= n) birdInstalled = performance.now() - t0;
     return birdInstalled > 0;
+  }, 20);
+  const oursDone = until(`ours: ${n} routes`, () => {
+    if (rx.exitCode !== null && !lines.some((l) => l.event === 'done')) throw new Error(`receiver exited with ${rx.exitCode}`);
+    return lines.find((l) => l.event === 'done');
   }, 50);
-  const oursDone = until(`ours: ${n} routes`, () => lines.find((l) => l.event === 'done'), 50);
   const [ours] = await Promise.all([oursDone, birdDone]);
   const memoryMB = birdMemoryMB(birdRx.ctl);
+  if (process.env.BGP_BENCH_DEBUG) process.stderr.write(trySh(BIRDC, ['-s', birdRx.ctl, 'show', 'memory']));
   for (const p of [rx, birdRx.proc, feeder.proc]) if (p.pid !== undefined && p.exitCode === null) { try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ } }
   cleanup();
   return {
     prefixes: n,
     ours: {
       establishedMs: Number(ours.establishedMs), learnedMs: Number(ours.learnedMs), installedMs: Number(ours.installedMs),
+      installedAfterEstablishedMs: Number(ours.installedAfterEstablishedMs),
       rssGrowthMB: Number(ours.rssGrowthMB), heapGrowthMB: Number(ours.heapGrowthMB), rssMB: Number(ours.rssMB),
     },
-    bird: { installedMs: birdInstalled, memoryMB },
+    bird: { establishedMs: birdEstablished, installedMs: birdInstalled, installedAfterEstablishedMs: birdInstalled - birdEstablished, memoryMB },
   };
 }
 
@@ -219,8 +226,8 @@ async function main(): Promise<void> {
       const r = await runSize(n, dir);
       results.push(r);
       const f = (x: number) => x.toFixed(0).padStart(7);
-      process.stdout.write(`${String(n).padStart(7)} prefixes | ours: learned ${f(r.ours.learnedMs)} ms, installed ${f(r.ours.installedMs)} ms, ` +
-        `RSS +${r.ours.rssGrowthMB.toFixed(1)} MB (heap +${r.ours.heapGrowthMB.toFixed(1)} MB) | BIRD: installed ${f(r.bird.installedMs)} ms, memory ${r.bird.memoryMB.toFixed(1)} MB\n`);
+      process.stdout.write(`${String(n).padStart(7)} prefixes | ours: Established→learned ${f(r.ours.learnedMs - r.ours.establishedMs)} ms, →installed ${f(r.ours.installedAfterEstablishedMs)} ms, ` +
+        `RSS +${r.ours.rssGrowthMB.toFixed(1)} MB (heap +${r.ours.heapGrowthMB.toFixed(1)} MB) | BIRD: Established→installed ${f(r.bird.installedAfterEstablishedMs)} ms (±20 ms polling), memory ${r.bird.memoryMB.toFixed(1)} MB\n`);
     }
   } finally {
     cleanup();

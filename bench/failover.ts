@@ -72,6 +72,7 @@ async function runActiveActive(): Promise<string> {
     const gaps = outs.map((o) => longestGapMs(o.stdout, PING_INTERVAL_S));
     const worst = gaps.reduce((a, g) => (g.gapMs > a.gapMs ? g : a));
     const moved = gaps.filter((g) => g.gapMs > 50).length;
+    if (process.env.BENCH_DEBUG) process.stderr.write(`${gaps.map((g, i) => `${sources[i]}: gap ${Math.round(g.gapMs)} ms, ${g.received} replies`).join('\n')}\n${outs.map((o) => o.stdout.split('\n').slice(-4).join(' | ')).join('\n')}\n`);
     const dead = /"silentMs":(\d+)[^\n]*"event":"tunnel-dead"|"event":"tunnel-dead"[^\n]*"silentMs":(\d+)/.exec(b.log());
     const lf = (await a1.status().catch(() => undefined))?.ha?.lastFailover;
     const daemon = `gwB tunnel declared dead after ${dead ? (dead[1] ?? dead[2]) : '?'} ms of silence; survivor took the next hop in ${lf?.takeoverMs ?? '?'} ms (detection ${lf?.detectionMs ?? '-'} ms)`;

@@ -48,6 +48,13 @@ export class Election {
   epoch = 0;
   /** Highest epoch seen from the partner. */
   peerEpoch = 0;
+  /**
+   * We handed over and wait for the partner to take the role: its hellos
+   * still say "standby" for a moment (they crossed the handover), which must
+   * not make us take the role back. Cleared when the partner is active or
+   * lost, or by cancelYield() when it never confirmed.
+   */
+  yielded = false;
 
   constructor(readonly selfIndex: number) {}
 
@@ -55,6 +62,8 @@ export class Election {
     switch (ev.type) {
       case 'peer-hello': {
         this.peerEpoch = Math.max(this.peerEpoch, ev.epoch);
+        if (ev.role === 'active') this.yielded = false;
+        if (this.yielded) return { reason: 'handed over: waiting for the partner to take the role' };
         if (ev.role === 'active') {
           if (this.role === 'active') {
             const peerWins = ev.epoch > this.epoch || (ev.epoch === this.epoch && ev.index < this.selfIndex);
@@ -71,19 +80,27 @@ export class Election {
         return { reason: 'partner has the lower index; waiting for it to go active' };
       }
       case 'peer-lost':
+        this.yielded = false;
         if (this.role === 'standby') return this.activate('partner lost');
         return { reason: 'partner lost' };
       case 'init-timeout':
         if (this.role === 'init') return this.activate('no partner heard during the init wait');
         return { reason: 'init timeout ignored' };
       case 'handover-received':
+        this.yielded = false;
         if (this.role === 'active') return { reason: 'handover while active ignored' };
         this.peerEpoch = Math.max(this.peerEpoch, ev.epoch);
         return this.activate('planned handover from the partner');
       case 'handover-sent':
         if (this.role !== 'active') return { reason: 'not active' };
+        this.yielded = true;
         return this.to('standby', 'planned handover sent');
     }
+  }
+
+  /** The partner never confirmed a handover: normal rules again (the lower index goes first). */
+  cancelYield(): void {
+    this.yielded = false;
   }
 
   private activate(reason: string): ElectionDecision {

@@ -52,6 +52,8 @@ async function listAddrs(): Promise<IpAddrJson[]> {
   return JSON.parse(await runIp(['-j', '-4', 'addr', 'show'])) as IpAddrJson[];
 }
 
+/** Time given to arping to put its first (and only) GARP on the wire. */
+const ARPING_SETTLE_MS = 30;
 const ARPING_PATHS = ['/usr/sbin/arping', '/usr/bin/arping', '/sbin/arping', '/bin/arping'];
 
 /** Long-running helper: reads "ifname ip" lines, answers "ok"/"err ..." after sending request + reply GARPs. */
@@ -123,7 +125,10 @@ export class GarpSender {
   /** Announces `ip` on `ifname` (request + reply). */
   async announce(ifname: string, ip: string): Promise<GarpMethod> {
     if (this.arping) {
-      await exec(this.arping, ['-U', '-c', '1', '-I', ifname, '-s', ip, ip]).catch(() => undefined);
+      const done = exec(this.arping, ['-U', '-c', '1', '-I', ifname, '-s', ip, ip]).catch(() => undefined);
+      // iputils arping sends at once, then lingers one interval (1 s, whole seconds only) before
+      // exiting: a takeover must not wait for that. The process finishes on its own.
+      await Promise.race([done, new Promise((r) => setTimeout(r, ARPING_SETTLE_MS))]);
       return 'arping';
     }
     if (!this.helper) this.start();

@@ -18,7 +18,8 @@
  * Messages (all carry `v: 1`, `t`, and the sender's instance name):
  *   hello       on connect and every 100 ms (also the heartbeat): role, epoch, index, last applied seq
  *   ike         an IKE SA snapshot: SPIs, keys, suite, nonces, message IDs, endpoints, lifetimes,
- *               the request in flight and its Child SA records (sent on every change; IKE is low rate)
+ *               the request in flight and its Child SA records (sent on every change; IKE is low rate);
+ *               for a point-to-site SA also the client: identity, leased address, certificate
  *   ike-del     an IKE SA is gone
  *   child       a Child SA's dataplane record (both directions' keys, selectors, peer)
  *   child-del   a Child SA is gone
@@ -85,6 +86,20 @@ export interface IkeRecord {
   /** Our request in flight, so the new active can retransmit the same bytes under the same ID. */
   pending?: { kind: string; exchange: number; mid: number; packet: Hex };
   children: ChildRecord[];
+  /** Point-to-site client served by this SA: its lease and what authenticated it. */
+  p2s?: P2sClientRecord;
+}
+
+export interface P2sClientRecord {
+  identity: string;
+  address: string;
+  thumbprint: string;
+  subject: string;
+  leafDer: Hex;
+  intermediatesDer: Hex[];
+  connectedMs: number;
+  /** The SA's narrowed local selectors (the routes pushed at login). */
+  localTs: Range[];
 }
 
 export interface KeysRecord { spi: number; cipher: 'aes-gcm-16' | 'aes-cbc'; encKey: Hex; integ: 'none' | 'hmac-sha2-256-128'; integKey: Hex }
@@ -198,6 +213,24 @@ function checkIke(sa: Record<string, unknown>): void {
   if (typeof sa.suite !== 'object' || sa.suite === null) throw new HaProtocolError('HA ike record: suite missing');
   if (typeof sa.remote !== 'object' || sa.remote === null) throw new HaProtocolError('HA ike record: remote missing');
   if (!Array.isArray(sa.children)) throw new HaProtocolError('HA ike record: children must be a list');
+  if (sa.p2s !== undefined) checkP2s(sa.p2s);
+}
+
+function checkP2s(v: unknown): void {
+  const p = v as Record<string, unknown> | null;
+  if (typeof p !== 'object' || p === null) throw new HaProtocolError('HA ike record: p2s must be an object');
+  for (const f of ['identity', 'address', 'thumbprint', 'subject', 'leafDer']) {
+    if (typeof p[f] !== 'string') throw new HaProtocolError(`HA ike record: p2s.${f} must be a string`);
+  }
+  if (!HEX.test(p.leafDer as string)) throw new HaProtocolError('HA ike record: p2s.leafDer must be hex');
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(p.address as string)) throw new HaProtocolError('HA ike record: p2s.address must be an IPv4 address');
+  if (typeof p.connectedMs !== 'number') throw new HaProtocolError('HA ike record: p2s.connectedMs must be a number');
+  if (!Array.isArray(p.intermediatesDer) || !p.intermediatesDer.every((x) => typeof x === 'string' && HEX.test(x))) {
+    throw new HaProtocolError('HA ike record: p2s.intermediatesDer must be a list of hex');
+  }
+  if (!Array.isArray(p.localTs) || !p.localTs.every((r) => typeof r === 'object' && r !== null && typeof (r as Range).start === 'string' && typeof (r as Range).end === 'string')) {
+    throw new HaProtocolError('HA ike record: p2s.localTs must be a list of ranges');
+  }
 }
 
 function checkChild(c: Record<string, unknown>): void {

@@ -201,6 +201,7 @@ export class HaNode {
       this.dropLocalState('handed over to the partner');
       const ackMs = await Promise.race([acked, new Promise<number>((r) => setTimeout(() => r(-1), HANDOVER_ACK_TIMEOUT_MS))]);
       this.handoverWait = undefined;
+      if (ackMs < 0) this.election.cancelYield();
       report = {
         kind: 'planned', role: 'handed-over', reason: 'vgw failover', at: new Date(t0).toISOString(), epoch: this.election.epoch,
         detectionMs: null, takeoverMs: ackMs < 0 ? Date.now() - t0 : ackMs, outageMs: null, ikeSas: 0, childSas: 0,

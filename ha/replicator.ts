@@ -29,7 +29,10 @@ import type { IkeManager } from '../ike/manager.js';
 import { IkeSa, IkeSaState } from '../ike/ike-sa.js';
 import { type ChildSa, ChildState } from '../ike/child-sa.js';
 import { createSkTransform } from '../crypto/sk.js';
-import type { ChildInstallRecord, ChildRecord, HaMessage, IkeRecord, KeysRecord } from './messages.js';
+import { ClientRegistry } from '../ike/p2s/client-registry.js';
+import { cidrToRange } from '../ike/traffic-selectors.js';
+import type { ConnectionSpec } from '../ike/connection.js';
+import type { ChildInstallRecord, ChildRecord, HaMessage, IkeRecord, KeysRecord, P2sClientRecord } from './messages.js';
 
 const hex = (b: Buffer): string => b.toString('hex');
 const buf = (h: string): Buffer => Buffer.from(h, 'hex');
@@ -89,7 +92,43 @@ export function ikeRecord(sa: IkeSa): IkeRecord {
   };
   const p = sa.pending;
   if (p && p.packets.length === 1 && p.packets[0]) r.pending = { kind: p.kind, exchange: p.exchange, mid: p.mid, packet: hex(p.packets[0]) };
+  const client = p2sClientRecord(sa);
+  if (client) r.p2s = client;
   return r;
+}
+
+/** The point-to-site client an SA serves (registry entry), for replication. */
+export function p2sClientRecord(sa: IkeSa): P2sClientRecord | undefined {
+  const policy = sa.conn.p2s;
+  if (!policy) return undefined;
+  const e = policy.registry.entries().find((x) => ClientRegistry.current(x) === sa);
+  if (!e) return undefined;
+  return {
+    identity: e.identity, address: e.address, thumbprint: e.thumbprint, subject: e.subject, leafDer: hex(e.leafDer),
+    intermediatesDer: e.intermediatesDer.map(hex), connectedMs: e.connectedMs, localTs: sa.conn.localTs.map((x) => ({ ...x })),
+  };
+}
+
+/**
+ * Takeover of a point-to-site SA: the SA's own narrowed spec, the client's
+ * lease adopted into the local pool, the client in the local registry (so
+ * revocation and status see it). A revoked client is not carried on.
+ */
+function restoreP2sClient(spec: ConnectionSpec, rec: P2sClientRecord): { spec: ConnectionSpec; register(sa: IkeSa): void } {
+  const policy = spec.p2s;
+  if (!policy) throw new Error('connection is not point-to-site');
+  if (policy.revoked.has(rec.thumbprint.replace(/:/g, '').toUpperCase())) throw new Error(`client ${rec.identity} is revoked (${rec.thumbprint})`);
+  policy.pool.adopt(rec.identity, rec.address);
+  const host = cidrToRange(`${rec.address}/32`);
+  return {
+    spec: { ...spec, remoteTs: [host], remotePrefixes: [host], localTs: rec.localTs.map((x) => ({ ...x })) },
+    register: (sa) => {
+      policy.registry.add({
+        identity: rec.identity, address: rec.address, thumbprint: rec.thumbprint, subject: rec.subject, leafDer: buf(rec.leafDer),
+        intermediatesDer: rec.intermediatesDer.map(buf), connectedMs: rec.connectedMs, sa,
+      });
+    },
+  };
 }
 
 // ---- sequence numbers ----
@@ -237,10 +276,24 @@ export function importShadow(shadow: ShadowStore, manager: IkeManager, backend: 
   for (const rec of shadow.ikes.values()) {
     const conn = manager.connection(rec.conn);
     if (!conn) { res.incomplete.push(`${rec.conn}: connection no longer configured`); continue; }
-    const sa = manager.restoreSa((host) => new IkeSa(host, conn.spec, {
+    let spec = conn.spec;
+    let p2s: ReturnType<typeof restoreP2sClient> | undefined;
+    if (conn.spec.p2s) {
+      if (!rec.p2s) { res.incomplete.push(`${rec.conn} ${rec.spiI}: point-to-site SA without its client record`); continue; }
+      try {
+        p2s = restoreP2sClient(conn.spec, rec.p2s);
+      } catch (err) {
+        res.incomplete.push(`${rec.conn} ${rec.p2s.identity}: ${(err as Error).message}`);
+        continue;
+      }
+      spec = p2s.spec;
+    }
+    const sa = manager.restoreSa((host) => new IkeSa(host, spec, {
       initiator: rec.initiator, spiI: buf(rec.spiI), spiR: buf(rec.spiR), remote: { ...rec.remote }, localPort: rec.localPort,
       log: log.child({ conn: rec.conn }),
     }));
+    // Registered at once: if the SA is dropped below, the P2S sweep releases the lease with it.
+    p2s?.register(sa);
     const keys = {
       skD: buf(rec.keys.skD), skAi: buf(rec.keys.skAi), skAr: buf(rec.keys.skAr), skEi: buf(rec.keys.skEi),
       skEr: buf(rec.keys.skEr), skPi: buf(rec.keys.skPi), skPr: buf(rec.keys.skPr),
@@ -305,6 +358,7 @@ export function importShadow(shadow: ShadowStore, manager: IkeManager, backend: 
         onTimeout: () => sa.fail(`no answer to the ${kind} request in flight at takeover`),
       };
     }
+    if (p2s && rec.p2s) log.info({ client: rec.p2s.identity, address: rec.p2s.address }, 'HA import: point-to-site client carried on');
     res.ikeSas++;
     log.info({ sa: sa.name, midOut: sa.nextMidOut, midIn: sa.nextMidIn }, 'HA import: IKE SA carried on');
   }

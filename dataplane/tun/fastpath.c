@@ -23,6 +23,8 @@
  *   udpSend(fd, buf, offset, length, ipv4, port) -> boolean
  *   udpClose(fd)
  * IPv4 addresses are passed as host-order uint32.
+ * Threading: the GCM handle table is process-wide and not locked: create,
+ * use and free SAs from one thread (the daemon's main thread does).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -552,13 +554,16 @@ static napi_value js_udp_start(napi_env env, napi_callback_info info) {
 
 /* UDP GSO (UDP_SEGMENT, Linux >= 4.18): a run of datagrams to one peer with
  * one size (the last may be shorter) goes down the stack as one skb and is
- * cut into datagrams only where needed. Turned off after the first EINVAL/EIO
- * (kernel or path without support); then every datagram is its own message. */
+ * cut into datagrams only where needed. A run the kernel refuses (EINVAL: a
+ * segment bigger than the path MTU allows; EIO: no checksum offload) is sent
+ * datagram by datagram instead; after 16 refusals in a row GSO is turned off
+ * for the process. */
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
 #endif
 #define GSO_MAX_SEGS 64
 static int udp_gso_enabled = 1;
+static int udp_gso_refusals = 0;
 
 typedef struct {
   struct mmsghdr msgs[UDP_MAX_BATCH];
@@ -571,7 +576,7 @@ typedef struct {
   uint32_t segs[UDP_MAX_BATCH]; /* datagrams in message i */
 } send_plan_t;
 
-static send_plan_t plan;
+static _Thread_local send_plan_t plan; /* per thread, like gro_item */
 
 /* Sends datagrams [first, first+count) (count <= UDP_MAX_BATCH); returns datagrams sent. */
 static uint32_t send_chunk(int fd, uint8_t* buf, const uint32_t* offsets, const uint32_t* lengths, const uint32_t* addrs,
@@ -622,10 +627,21 @@ static uint32_t send_chunk(int fd, uint8_t* buf, const uint32_t* offsets, const 
     int r = sendmmsg(fd, plan.msgs + off, nmsg - off, MSG_DONTWAIT);
     if (r < 0) {
       if (errno == EINTR) continue;
-      if ((errno == EINVAL || errno == EIO) && plan.segs[off] > 1) return UINT32_MAX; /* GSO refused */
+      struct msghdr* h = &plan.msgs[off].msg_hdr;
+      if ((errno == EINVAL || errno == EIO) && plan.segs[off] > 1) {
+        /* GSO refused for this run: send its datagrams one by one. */
+        if (++udp_gso_refusals >= 16) udp_gso_enabled = 0;
+        for (uint32_t q = 0; q < plan.segs[off]; q++) {
+          struct msghdr one = {.msg_name = h->msg_name, .msg_namelen = h->msg_namelen, .msg_iov = &h->msg_iov[q], .msg_iovlen = 1};
+          ssize_t w;
+          do w = sendmsg(fd, &one, MSG_DONTWAIT); while (w < 0 && errno == EINTR);
+          if (w >= 0) sent++;
+        }
+      }
       off++; /* EAGAIN / ENOBUFS / a queued ICMP error: this message is lost */
       continue;
     }
+    if (plan.segs[off] > 1) udp_gso_refusals = 0;
     for (int q = 0; q < r; q++) sent += plan.segs[off + (uint32_t)q];
     off += (uint32_t)r;
   }
@@ -657,14 +673,7 @@ static napi_value js_udp_send_batch(napi_env env, napi_callback_info info) {
   uint32_t sent = 0;
   for (uint32_t done = 0; done < count;) {
     uint32_t n = count - done < UDP_MAX_BATCH ? count - done : UDP_MAX_BATCH;
-    uint32_t r = send_chunk((int)fd, buf, offsets, lengths, addrs, ports, done, n, udp_gso_enabled);
-    if (r == UINT32_MAX) {
-      /* Nothing of this chunk went out before the refusal only if it was the first message;
-       * to stay simple, resend the whole chunk without GSO (a duplicate is caught by anti-replay). */
-      udp_gso_enabled = 0;
-      r = send_chunk((int)fd, buf, offsets, lengths, addrs, ports, done, n, 0);
-    }
-    sent += r;
+    sent += send_chunk((int)fd, buf, offsets, lengths, addrs, ports, done, n, udp_gso_enabled);
     done += n;
   }
   napi_value result;

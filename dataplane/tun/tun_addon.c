@@ -629,7 +629,8 @@ typedef struct {
   int open;           /* more segments may be appended */
 } gro_item_t;
 
-static gro_item_t gro_item;
+/* Per thread: the addon may be loaded by worker threads too. */
+static _Thread_local gro_item_t gro_item;
 
 /* Where finished packets go: the TUN fd, or (groPlan, for tests) a capture buffer. */
 typedef struct {

@@ -14,6 +14,11 @@ export class PoolExhaustedError extends Error {
   override readonly name = 'PoolExhaustedError';
 }
 
+/** A lease to adopt (HA) collides with the local pool's state. */
+export class PoolConflictError extends Error {
+  override readonly name = 'PoolConflictError';
+}
+
 interface Block { first: number; last: number }
 
 export interface Lease {
@@ -60,6 +65,30 @@ export class AddressPool {
     this.active.set(identity, n);
     this.inUse.add(n);
     return { identity, address: intToIp(n) };
+  }
+
+  /**
+   * Takes over a lease made elsewhere (HA: the partner instance handed this
+   * address to `identity`). Throws PoolConflictError when the address is not
+   * ours to give or is leased to someone else.
+   */
+  adopt(identity: string, address: string): void {
+    if (!this.contains(address)) throw new PoolConflictError(`${address} is not in the address pool ${this.cidrs.join(', ')}`);
+    const n = ipToInt(address);
+    const have = this.active.get(identity);
+    if (have === n) return;
+    if (this.inUse.has(n)) throw new PoolConflictError(`${address} is already leased to another client`);
+    const earmark = this.released.get(identity);
+    if (earmark !== undefined) { this.released.delete(identity); this.earmarked.delete(earmark); }
+    for (const [id, m] of this.released) if (m === n) { this.released.delete(id); this.earmarked.delete(m); break; }
+    if (have !== undefined) {
+      // The identity's previous address is free again: reclaimable (under a key no identity can have).
+      this.inUse.delete(have);
+      this.released.set(`\0${have}`, have);
+      this.earmarked.add(have);
+    }
+    this.active.set(identity, n);
+    this.inUse.add(n);
   }
 
   /** Ends the lease; the address stays earmarked for the identity until needed elsewhere. */

@@ -33,11 +33,16 @@ export const HA_ADDR = {
   floatPublic: '192.0.2.1', floatPrivate: '10.1.0.1',
   aaPublic0: '192.0.2.1', aaPrivate0: '10.1.0.1', aaPublic1: '192.0.2.3', aaPrivate1: '10.1.0.3',
   gwBWan: '192.0.2.2', gwBLan: '10.2.0.1', hostB: '10.2.0.2',
+  /** Optional point-to-site client namespace on the WAN bridge (createHaTopology({ p2sClient: true })). */
+  client: '192.0.2.50',
+  /** Dual redundancy (createHaTopology({ dual: true })): site B is an active-active pair gwB/gwB1 too. */
+  gwB0WanDual: '192.0.2.20', gwB1Wan: '192.0.2.21', gwB0Lan: '10.2.0.10', gwB1Lan: '10.2.0.11',
+  bbPublic0: '192.0.2.2', bbPrivate0: '10.2.0.1', bbPublic1: '192.0.2.4', bbPrivate1: '10.2.0.3',
 } as const;
 
 export interface HaTopology {
   prefix: string;
-  ns: { lan: string; wan: string; hostA: string; gwA0: string; gwA1: string; gwB: string; hostB: string };
+  ns: { lan: string; wan: string; hostA: string; gwA0: string; gwA1: string; gwB: string; hostB: string; client: string; lanB: string; gwB1: string };
   namespaces: string[];
   spawn(ns: string, cmd: string, args: readonly string[], logFile?: string): ProcessHandle;
   exec(ns: string, cmd: string, args: readonly string[]): Promise<ExecResult>;
@@ -48,11 +53,20 @@ export interface HaTopology {
 
 const SUFFIXES = ['lan', 'wan', 'hostA', 'gwA0', 'gwA1', 'gwB', 'hostB'] as const;
 
-export async function createHaTopology(prefix: string, opts: { activeActive?: boolean } = {}): Promise<HaTopology> {
+/**
+ * `dual`: dual redundancy, both sites active-active pairs (4 tunnels):
+ *
+ *   hostA ─ LAN ─┬─ gwA0 ─┐         ┌─ gwB  (wan 192.0.2.20, own 192.0.2.2 / 10.2.0.1) ─┬─ LAN-B ─ hostB 10.2.0.2
+ *                └─ gwA1 ─┴── WAN ──┴─ gwB1 (wan 192.0.2.21, own 192.0.2.4 / 10.2.0.3) ─┘   (ECMP via 10.2.0.1, 10.2.0.3)
+ */
+export async function createHaTopology(prefix: string, opts: { activeActive?: boolean; p2sClient?: boolean; dual?: boolean } = {}): Promise<HaTopology> {
   if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`bad prefix ${prefix}`);
   const n = (s: string): string => `${prefix}-${s}`;
-  const ns = { lan: n('lan'), wan: n('wan'), hostA: n('hostA'), gwA0: n('gwA0'), gwA1: n('gwA1'), gwB: n('gwB'), hostB: n('hostB') };
-  const names = SUFFIXES.map(n);
+  const ns = {
+    lan: n('lan'), wan: n('wan'), hostA: n('hostA'), gwA0: n('gwA0'), gwA1: n('gwA1'), gwB: n('gwB'), hostB: n('hostB'), client: n('cli'),
+    lanB: n('lanB'), gwB1: n('gwB1'),
+  };
+  const names = [...SUFFIXES.map(n), ...(opts.p2sClient ? [ns.client] : []), ...(opts.dual ? [ns.lanB, ns.gwB1] : [])];
   await deleteNamespaces(names.filter((x) => listNamespaces().includes(x)));
   const spawned: ProcessHandle[] = [];
   let destroyed: Promise<void> | undefined;
@@ -80,10 +94,10 @@ export async function createHaTopology(prefix: string, opts: { activeActive?: bo
     for (const name of names) {
       await mustRun('ip', ['netns', 'add', name]);
       await mustRun('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
-      const gw = name === ns.gwA0 || name === ns.gwA1 || name === ns.gwB;
+      const gw = name === ns.gwA0 || name === ns.gwA1 || name === ns.gwB || name === ns.gwB1;
       const sysctls = ['net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'];
       if (gw) sysctls.push('net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0');
-      if (name === ns.hostA) sysctls.push('net.ipv4.fib_multipath_hash_policy=1');
+      if (name === ns.hostA || name === ns.hostB) sysctls.push('net.ipv4.fib_multipath_hash_policy=1');
       await mustRun('ip', ['netns', 'exec', name, 'sysctl', '-q', '-w', ...sysctls]);
     }
     const veth = async (a: string, aIf: string, b: string, bIf: string): Promise<void> => {
@@ -95,8 +109,19 @@ export async function createHaTopology(prefix: string, opts: { activeActive?: bo
     await veth(ns.gwA0, 'wan0', ns.wan, 'pgwA0');
     await veth(ns.gwA1, 'wan0', ns.wan, 'pgwA1');
     await veth(ns.gwB, 'wan0', ns.wan, 'pgwB');
-    await veth(ns.gwB, 'lan0', ns.hostB, 'eth0');
-    for (const [where, ports] of [[ns.lan, ['phostA', 'pgwA0', 'pgwA1']], [ns.wan, ['pgwA0', 'pgwA1', 'pgwB']]] as const) {
+    if (opts.dual) {
+      await veth(ns.gwB, 'lan0', ns.lanB, 'pgwB');
+      await veth(ns.gwB1, 'lan0', ns.lanB, 'pgwB1');
+      await veth(ns.hostB, 'eth0', ns.lanB, 'phostB');
+      await veth(ns.gwB1, 'wan0', ns.wan, 'pgwB1');
+    } else {
+      await veth(ns.gwB, 'lan0', ns.hostB, 'eth0');
+    }
+    if (opts.p2sClient) await veth(ns.client, 'wan0', ns.wan, 'pcli');
+    const wanPorts = ['pgwA0', 'pgwA1', 'pgwB', ...(opts.p2sClient ? ['pcli'] : []), ...(opts.dual ? ['pgwB1'] : [])];
+    const bridges: Array<readonly [string, readonly string[]]> = [[ns.lan, ['phostA', 'pgwA0', 'pgwA1']], [ns.wan, wanPorts]];
+    if (opts.dual) bridges.push([ns.lanB, ['pgwB', 'pgwB1', 'phostB']]);
+    for (const [where, ports] of bridges) {
       await mustRun('ip', ['-n', where, 'link', 'add', 'br0', 'type', 'bridge']);
       // Learn at once, forward at once: no STP delay on a test bridge.
       await mustRun('ip', ['-n', where, 'link', 'set', 'br0', 'type', 'bridge', 'forward_delay', '0', 'stp_state', '0']);
@@ -109,13 +134,17 @@ export async function createHaTopology(prefix: string, opts: { activeActive?: bo
     const A = HA_ADDR;
     const addrs: Array<[string, string, string]> = [
       [ns.hostA, 'eth0', `${A.hostA}/24`], [ns.gwA0, 'lan0', `${A.gwA0Lan}/24`], [ns.gwA1, 'lan0', `${A.gwA1Lan}/24`],
-      [ns.gwA0, 'wan0', `${A.gwA0Wan}/24`], [ns.gwA1, 'wan0', `${A.gwA1Wan}/24`], [ns.gwB, 'wan0', `${A.gwBWan}/24`],
-      [ns.gwB, 'lan0', `${A.gwBLan}/24`], [ns.hostB, 'eth0', `${A.hostB}/24`],
+      [ns.gwA0, 'wan0', `${A.gwA0Wan}/24`], [ns.gwA1, 'wan0', `${A.gwA1Wan}/24`],
+      ...(opts.dual
+        ? [[ns.gwB, 'wan0', `${A.gwB0WanDual}/24`], [ns.gwB1, 'wan0', `${A.gwB1Wan}/24`], [ns.gwB, 'lan0', `${A.gwB0Lan}/24`], [ns.gwB1, 'lan0', `${A.gwB1Lan}/24`]] as Array<[string, string, string]>
+        : [[ns.gwB, 'wan0', `${A.gwBWan}/24`], [ns.gwB, 'lan0', `${A.gwBLan}/24`]] as Array<[string, string, string]>),
+      [ns.hostB, 'eth0', `${A.hostB}/24`],
+      ...(opts.p2sClient ? [[ns.client, 'wan0', `${A.client}/24`] as [string, string, string]] : []),
     ];
     for (const [where, ifn, cidr] of addrs) {
       await mustRun('ip', ['-n', where, 'addr', 'add', cidr, 'dev', ifn]);
       await mustRun('ip', ['-n', where, 'link', 'set', ifn, 'up']);
-      if (where === ns.gwA0 || where === ns.gwA1 || where === ns.gwB) {
+      if (where === ns.gwA0 || where === ns.gwA1 || where === ns.gwB || where === ns.gwB1) {
         await mustRun('ip', ['netns', 'exec', where, 'sysctl', '-q', '-w', `net.ipv4.conf.${ifn}.rp_filter=0`]);
       }
     }
@@ -124,10 +153,14 @@ export async function createHaTopology(prefix: string, opts: { activeActive?: bo
     } else {
       await mustRun('ip', ['-n', ns.hostA, 'route', 'add', '10.2.0.0/16', 'via', A.floatPrivate]);
     }
-    await mustRun('ip', ['-n', ns.hostB, 'route', 'add', '10.1.0.0/16', 'via', A.gwBLan]);
+    if (opts.dual) {
+      await mustRun('ip', ['-n', ns.hostB, 'route', 'add', '10.1.0.0/16', 'nexthop', 'via', A.bbPrivate0, 'nexthop', 'via', A.bbPrivate1]);
+    } else {
+      await mustRun('ip', ['-n', ns.hostB, 'route', 'add', '10.1.0.0/16', 'via', A.gwBLan]);
+    }
     await waitFor(async () => {
       const r = await execIn(ns.hostA, 'ping', ['-c', '1', '-W', '1', A.gwA1Lan]);
-      const r2 = await execIn(ns.gwB, 'ping', ['-c', '1', '-W', '1', A.gwA0Wan]);
+      const r2 = await execIn(opts.dual ? ns.gwB1 : ns.gwB, 'ping', ['-c', '1', '-W', '1', A.gwA0Wan]);
       return r.code === 0 && r2.code === 0;
     }, 10_000, 100, 'HA topology links to carry traffic');
   } catch (err) {
@@ -182,6 +215,27 @@ export function peerConfig(pairAddresses: readonly string[], dpdTimeoutSeconds =
     gateway: { name: 'gwB', addressSpace: ['10.2.0.0/24'], publicIpAddress: HA_ADDR.gwBWan },
     localNetworkGateways: pairAddresses.map((ip, i) => ({ name: `siteA${i}`, gatewayIpAddress: ip, addressPrefixes: ['10.1.0.0/24'] })),
     connections: pairAddresses.map((_ip, i) => ({ name: `gwB-to-siteA${i}`, localNetworkGateway: `siteA${i}`, sharedKey: 'vgw-ha-psk', dpdTimeoutSeconds, connectionMode })),
+    runtime: { tunName: 'vgw0', logLevel: 'debug' },
+  };
+}
+
+/**
+ * Dual redundancy: the config of side A (gwA-0/gwA-1) or B (gwB-0/gwB-1), both
+ * active-active, each instance with a connection to each instance of the
+ * other side (4 tunnels).
+ */
+export function dualPairConfig(side: 'A' | 'B'): Record<string, unknown> {
+  const A = HA_ADDR;
+  const mine = side === 'A'
+    ? { name: 'gwA', space: '10.1.0.0/24', remote: '10.2.0.0/24', inst: [['gwA-0', A.gwA0Lan, A.aaPublic0, A.aaPrivate0], ['gwA-1', A.gwA1Lan, A.aaPublic1, A.aaPrivate1]], peers: [A.bbPublic0, A.bbPublic1], peerSite: 'siteB' }
+    : { name: 'gwB', space: '10.2.0.0/24', remote: '10.1.0.0/24', inst: [['gwB-0', A.gwB0Lan, A.bbPublic0, A.bbPrivate0], ['gwB-1', A.gwB1Lan, A.bbPublic1, A.bbPrivate1]], peers: [A.aaPublic0, A.aaPublic1], peerSite: 'siteA' };
+  return {
+    gateway: {
+      name: mine.name, addressSpace: [mine.space], publicIpAddress: mine.inst[0]![2], activeActive: true,
+      instances: mine.inst.map(([name, ha, pub, priv]) => ({ name, haAddress: ha, publicIpAddress: pub, privateIpAddress: priv })),
+    },
+    localNetworkGateways: mine.peers.map((ip, i) => ({ name: `${mine.peerSite}${i}`, gatewayIpAddress: ip, addressPrefixes: [mine.remote] })),
+    connections: mine.peers.map((_ip, i) => ({ name: `${mine.name}-to-${mine.peerSite}${i}`, localNetworkGateway: `${mine.peerSite}${i}`, sharedKey: 'vgw-ha-psk', dpdTimeoutSeconds: 9 })),
     runtime: { tunName: 'vgw0', logLevel: 'debug' },
   };
 }
