@@ -14,7 +14,7 @@
 # Per tunnel and round (rounds interleave the tunnels, order rotated each
 # round; the topology is rebuilt each time so no PMTU cache carries over):
 #   ping idle, iperf3 TCP 1 stream, TCP 4 streams with ping under load,
-#   UDP 1300-byte and 64-byte payloads; for each iperf3 run the tunnel
+#   UDP 1300-byte and 64-byte payloads, ping idle again; for each iperf3 run the tunnel
 #   daemons' utime+stime (/proc/PID/stat) before/after and the load average.
 # Raw files: $OUT/raw-<stamp>/<tunnel>/r<N>/; the summary (markdown table and
 # <stamp>.json) is rendered by dist/bench/report.js.
@@ -114,6 +114,9 @@ run_one() { # tunnel round
   measure "$dir" udp1300 "$pids" -- nsx $NS_HA iperf3 -c $HOSTB_IP -t "$D" -u -l 1300 -b "$UDP_RATE" -J
   sleep 0.5
   measure "$dir" udp64 "$pids" -- nsx $NS_HA iperf3 -c $HOSTB_IP -t "$D" -u -l 64 -b "$UDP_RATE" -J
+  sleep 1
+  # idle again, after the load: a JIT-compiled / warmed-up daemon, queues drained
+  nsx $NS_HA ping -c "$PING_COUNT" -i 0.01 -q $HOSTB_IP >"$dir/ping-idle-after.txt" 2>&1 || true
   for ns in $NS_GA $NS_GB; do
     nsx $ns ip -s link >"$dir/links-$ns.txt" 2>&1 || true
     nsx $ns cat /proc/net/snmp >"$dir/snmp-$ns.txt" 2>&1 || true

@@ -8,7 +8,9 @@
  * running across the event. Prints the longest gap between ping replies and
  * whether the TCP transfer survived intact, next to Azure's published figures
  * (planned maintenance 10-15 s, unplanned 60-90 s). Every scenario is bounded
- * (~25 s), the whole run stays under 2 minutes.
+ * (~25 s), the whole run stays under 2 minutes. The active-active scenario
+ * (`aa`) runs both instances with a tunnel each to gwB and kills one; see
+ * runActiveActive. BENCH_DEBUG=1 prints each ping stream's gap.
  */
 import { HA_ADDR, createHaTopology, haPairConfig, pacedTcpTransfer, peerConfig, startDaemon, waitRole, type DaemonHandle, type HaTopology } from '../test/netns/lib/ha-topology.js';
 import { execIn, mustRun, spawnIn } from '../test/netns/lib/proc.js';

@@ -28,6 +28,8 @@ export interface RoundFigures {
   pingIdleMs?: number;
   pingIdleMaxMs?: number;
   pingLoadMs?: number;
+  /** Idle ping again after the load tests (daemon warmed up). */
+  pingIdleAfterMs?: number;
   /** Daemon CPU seconds (both gateways) per GB delivered, per test. */
   cpuSPerGbTcp1?: number;
   mbPerCpuSTcp1?: number;
@@ -143,6 +145,8 @@ export function readRound(dir: string, round: number, clkTck: number): RoundFigu
   f.pingIdleMs = idle?.avg;
   f.pingIdleMaxMs = idle?.max;
   f.pingLoadMs = load?.avg;
+  const after = existsSync(join(dir, 'ping-idle-after.txt')) ? parsePing(readFileSync(join(dir, 'ping-idle-after.txt'), 'utf8')) : undefined;
+  f.pingIdleAfterMs = after?.avg;
   f.mbPerCpuSTcp1 = mbPerCpuS(tcp1?.bytes, c1, clkTck);
   f.mbPerCpuSTcp4 = mbPerCpuS(tcp4?.bytes, c4, clkTck);
   f.mbPerCpuSUdp1300 = mbPerCpuS(u1300?.bytes, cu, clkTck);
@@ -174,6 +178,7 @@ const COLUMNS: Array<{ key: Num; title: string; digits: number; higherIsBetter: 
   { key: 'udp64Kpps', title: 'UDP 64 B delivered kpps', digits: 1, higherIsBetter: true },
   { key: 'pingIdleMs', title: 'ping idle ms', digits: 3, higherIsBetter: false },
   { key: 'pingLoadMs', title: 'ping under load ms', digits: 3, higherIsBetter: false },
+  { key: 'pingIdleAfterMs', title: 'ping idle after load ms', digits: 3, higherIsBetter: false },
   { key: 'mbPerCpuSTcp1', title: 'MB per daemon CPU-s (TCP 1)', digits: 0, higherIsBetter: true },
   { key: 'cpuSPerGbTcp1', title: 'daemon CPU-s per GB (TCP 1)', digits: 1, higherIsBetter: false },
   { key: 'daemonCpuPctTcp1', title: 'daemon CPU % (TCP 1)', digits: 0, higherIsBetter: false },
@@ -194,6 +199,7 @@ export interface Report {
   tunnels: Record<string, { rounds: RoundFigures[]; median: Partial<Record<Num, Stat>> }>;
   ratios: Record<string, Partial<Record<Num, number>>>;
   addedLatencyIdleMs?: number;
+  addedLatencyIdleAfterMs?: number;
 }
 
 export function buildReport(rawDir: string): Report {
@@ -233,6 +239,9 @@ export function buildReport(rawDir: string): Report {
   const ourPing = ours?.median.pingIdleMs?.median;
   const basePing = tunnels['baseline']?.median.pingIdleMs?.median;
   if (ourPing !== undefined && basePing !== undefined) report.addedLatencyIdleMs = ourPing - basePing;
+  const ourAfter = ours?.median.pingIdleAfterMs?.median;
+  const baseAfter = tunnels['baseline']?.median.pingIdleAfterMs?.median;
+  if (ourAfter !== undefined && baseAfter !== undefined) report.addedLatencyIdleAfterMs = ourAfter - baseAfter;
   return report;
 }
 
@@ -264,6 +273,9 @@ export function renderMarkdown(rep: Report): string {
   }
   if (rep.addedLatencyIdleMs !== undefined) {
     lines.push('', `vgwd added idle latency vs baseline: ${rep.addedLatencyIdleMs.toFixed(3)} ms (RTT, both directions).`);
+  }
+  if (rep.addedLatencyIdleAfterMs !== undefined) {
+    lines.push(`vgwd added idle latency vs baseline after the load tests: ${rep.addedLatencyIdleAfterMs.toFixed(3)} ms.`);
   }
   lines.push('', '## Per round', '', '| tunnel | round | status | TCP 1 Gbit/s | TCP 4 Gbit/s | UDP 1300 kpps | UDP 64 kpps | ping idle ms | MB/CPU-s | load avg (TCP 1) |');
   lines.push('|---|---|---|---|---|---|---|---|---|---|');

@@ -18,6 +18,7 @@ import {
   Afi,
   BGP_PORT,
   CeaseSubcode,
+  DEFAULT_IDLE_HOLD_TIME,
   DEFAULT_MAX_PREFIXES,
   Origin,
   RouteRefreshSubtype,
@@ -129,9 +130,15 @@ interface AdjOutEntry {
   attributes: PathAttributes;
 }
 
+/** Idle hold after a max-prefix Cease: 60 s, doubling per repeat up to 15 min (a flood never becomes a restart loop). */
+export const MAX_PREFIX_BACKOFF_MIN_S = 60;
+export const MAX_PREFIX_BACKOFF_MAX_S = 900;
+
 class Peer {
   readonly options: PeerOptions;
   enabled: boolean;
+  /** Current max-prefix restart backoff (s); 0 until the limit is hit, reset by a clean End-of-RIB. */
+  maxPrefixBackoff = 0;
   primary: Connection;
   secondary: Connection | undefined;
   readonly adjOut = new Map<Ipv4Prefix, AdjOutEntry>();
@@ -443,6 +450,7 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     const peer = this.#peers.get(address);
     if (!peer) return;
     this.rib.setPeerInfo({ address, asn: s.peerAsn, routerId: s.peerOpen.bgpId, ibgp: s.peerAsn === this.options.localAsn });
+    if (conn.fsm.config.idleHoldTime > 0) conn.fsm.config.idleHoldTime = this.options.idleHoldTime ?? DEFAULT_IDLE_HOLD_TIME;
     peer.adjOut.clear();
     peer.exportCache = new WeakMap();
     this.#sendFullTable(peer, conn);
@@ -455,6 +463,8 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
     }
     if (isEndOfRib(m)) {
       this.#log.info({ peer: address }, `BGP ${address}: End-of-RIB received`);
+      const peer = this.#peers.get(address);
+      if (peer) peer.maxPrefixBackoff = 0; // the whole table fitted: back to normal restarts
       return;
     }
     const announced = announcedPrefixes(m);
@@ -465,9 +475,14 @@ export class BgpSpeaker extends EventEmitter<SpeakerEvents> {
       : this.rib.applyUpdate(address, announced, normalisedAttributes(m), withdrawn);
     if (result.maxPrefixExceeded) {
       const { limit, count } = result.maxPrefixExceeded;
+      const peer = this.#peers.get(address);
+      const backoff = Math.min(MAX_PREFIX_BACKOFF_MAX_S, Math.max(MAX_PREFIX_BACKOFF_MIN_S, (peer?.maxPrefixBackoff ?? 0) * 2));
+      if (peer) peer.maxPrefixBackoff = backoff;
+      // Restart only after the backoff (the configured idle hold is restored once Established again).
+      if (conn.fsm.config.idleHoldTime > 0) conn.fsm.config.idleHoldTime = Math.max(conn.fsm.config.idleHoldTime, backoff);
       this.#log.warn(
-        { peer: address, limit, count },
-        `BGP ${address}: maximum prefix limit ${limit} exceeded (${count} prefixes), sending Cease/Maximum Number of Prefixes Reached and closing`,
+        { peer: address, limit, count, restartInSeconds: backoff },
+        `BGP ${address}: maximum prefix limit ${limit} exceeded (${count} prefixes), sending Cease/Maximum Number of Prefixes Reached and closing; retrying in ${backoff} s`,
       );
       // RFC 4486 §4: data = AFI (2), SAFI (1), upper bound (4)
       const data = Buffer.alloc(7);

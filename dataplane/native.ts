@@ -41,8 +41,8 @@ export interface NativeAddon {
   /** Verifies and decrypts buf[esp, esp+length) in place; false = ICV mismatch. */
   gcmOpen(handle: number, buf: Uint8Array, esp: number, length: number): boolean;
 
-  /** IPv4 UDP socket bound to (host-order ipv4, port); bufBytes for SO_RCVBUF/SO_SNDBUF. */
-  udpOpen(ipv4: number, port: number, bufBytes: number): { fd: number; port: number };
+  /** IPv4 UDP socket bound to (host-order ipv4, port) with SO_RCVBUF/SO_SNDBUF (the kernel doubles them). */
+  udpOpen(ipv4: number, port: number, rcvBytes: number, sndBytes: number): { fd: number; port: number };
   /** recvmmsg into slab slots; UDP GRO super-datagrams are split: entry i = slab[offsets[i], +lengths[i]). */
   udpStart(
     fd: number,

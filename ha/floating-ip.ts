@@ -97,10 +97,11 @@ export class GarpSender {
   private waiting: Array<(ok: boolean) => void> = [];
   private readonly arping = ARPING_PATHS.find((p) => existsSync(p));
 
-  get method(): GarpMethod { return this.arping ? 'arping' : this.helper ? 'python3' : 'none'; }
+  get method(): GarpMethod { return this.helper ? 'python3' : this.arping ? 'arping' : 'none'; }
 
+  /** Starts the warm helper (python3 raw socket): a takeover then pays a pipe write, not a fork. */
   start(): void {
-    if (this.arping || this.helper) return;
+    if (this.helper) return;
     try {
       const h = spawn('python3', ['-u', '-c', GARP_HELPER_PY], { stdio: ['pipe', 'pipe', 'pipe'] });
       h.on('error', () => { this.helper = undefined; });
@@ -124,6 +125,15 @@ export class GarpSender {
 
   /** Announces `ip` on `ifname` (request + reply). */
   async announce(ifname: string, ip: string): Promise<GarpMethod> {
+    if (this.helper) {
+      const h = this.helper;
+      const ok = await new Promise<boolean>((resolve) => {
+        this.waiting.push(resolve);
+        h.stdin.write(`${ifname} ${ip}\n`);
+        setTimeout(() => resolve(false), 2000).unref();
+      });
+      if (ok) return 'python3';
+    }
     if (this.arping) {
       const done = exec(this.arping, ['-U', '-c', '1', '-I', ifname, '-s', ip, ip]).catch(() => undefined);
       // iputils arping sends at once, then lingers one interval (1 s, whole seconds only) before
@@ -157,22 +167,23 @@ export interface FloatingAddress {
 
 export class FloatingIps {
   private readonly held = new Map<string, string>(); // ip → ifname
+  /** ip → the interface whose subnet holds it; learnt at start (release), so a takeover spawns no `ip addr show`. */
+  private readonly where = new Map<string, string>();
 
-  readonly garp = new GarpSender();
-
-  constructor(private readonly ips: readonly string[]) {}
+  /** Several address sets may share one sender (one warm helper per process). */
+  constructor(private readonly ips: readonly string[], readonly garp: GarpSender = new GarpSender()) {}
 
   /** Adds every floating address (not yet announced). Returns where each went. */
   async place(): Promise<Array<{ ip: string; ifname: string }>> {
-    const addrs = await listAddrs();
+    const addrs = this.ips.every((ip) => this.where.has(ip)) ? [] : await listAddrs();
     const placed: Array<{ ip: string; ifname: string }> = [];
     for (const ip of this.ips) {
-      const ifname = pickInterface(addrs, ip);
+      const ifname = this.where.get(ip) ?? pickInterface(addrs, ip);
       if (!ifname) throw new FloatingIpError(`no interface has a subnet containing floating address ${ip}`);
       placed.push({ ip, ifname });
     }
     await Promise.all(placed.map((p) => runIp(['addr', 'replace', `${p.ip}/32`, 'dev', p.ifname])));
-    for (const p of placed) this.held.set(p.ip, p.ifname);
+    for (const p of placed) { this.held.set(p.ip, p.ifname); this.where.set(p.ip, p.ifname); }
     return placed;
   }
 
@@ -187,6 +198,8 @@ export class FloatingIps {
   async release(): Promise<void> {
     const addrs = await listAddrs();
     for (const ip of this.ips) {
+      const ifname = pickInterface(addrs, ip);
+      if (ifname) this.where.set(ip, ifname);
       for (const link of addrs) {
         if (!link.ifname || !(link.addr_info ?? []).some((a) => a.family === 'inet' && a.local === ip && a.prefixlen === 32)) continue;
         try {

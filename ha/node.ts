@@ -117,7 +117,7 @@ export class HaNode {
     });
     const ips = [o.plan.self.publicIpAddress, o.plan.self.privateIpAddress].filter((x) => x !== '');
     this.floating = new FloatingIps(ips);
-    if (o.plan.mode === 'active-active' && o.plan.peer.privateIpAddress !== '') this.partnerNextHop = new FloatingIps([o.plan.peer.privateIpAddress]);
+    if (o.plan.mode === 'active-active' && o.plan.peer.privateIpAddress !== '') this.partnerNextHop = new FloatingIps([o.plan.peer.privateIpAddress], this.floating.garp);
     this.liveness = gatewayLiveness({
       specs: o.specs, ike: this.ike, dataplane: dp, watchAll: o.plan.mode === 'active-active', log: this.log,
       onChange: (conn, live) => o.onTunnelLiveness?.(conn, live),
@@ -134,6 +134,8 @@ export class HaNode {
   async start(): Promise<void> {
     // Addresses left behind by a crashed run of ours must not answer for the pair.
     if (this.o.plan.mode === 'active-standby') await this.floating.release();
+    // Active-active: a partner address we adopted before a crash is not ours (this also learns its interface).
+    else await this.partnerNextHop?.release();
     this.floating.garp.start();
     this.liveness?.start();
     await this.link.start();

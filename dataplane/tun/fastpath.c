@@ -13,7 +13,7 @@
  *   gcmFree(handle)
  *   gcmSeal(handle, buf, esp, seq, plaintextLength)      RFC 4106 ESP: IV = 0^32 ‖ seq,
  *   gcmOpen(handle, buf, esp, length) -> boolean          AAD = SPI ‖ seq, ICV 16 bytes
- *   udpOpen(ipv4: number, port: number, bufBytes: number) -> { fd, port }
+ *   udpOpen(ipv4: number, port: number, rcvBytes: number, sndBytes: number) -> { fd, port }
  *   udpStart(fd, slab: ArrayBuffer, slotSize, maxBatch, offsets, lengths, addrs, ports: Uint32Array,
  *            cb(count, errno))      recvmmsg batches, one callback each; UDP GRO super-datagrams
  *                                   are split here, so entry i is slab[offsets[i], +lengths[i])
@@ -453,18 +453,19 @@ static void udp_on_readable(uv_poll_t* handle, int status, int events) {
 }
 
 static napi_value js_udp_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   FP_CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  uint32_t addr, port, bytes;
-  if (argc < 3 || !u32(env, argv[0], &addr) || !u32(env, argv[1], &port) || !u32(env, argv[2], &bytes) || port > 65535)
-    return throw_type(env, "udpOpen(ipv4: uint32, port, bufBytes)");
+  uint32_t addr, port, rcv, snd;
+  if (argc < 4 || !u32(env, argv[0], &addr) || !u32(env, argv[1], &port) || !u32(env, argv[2], &rcv) ||
+      !u32(env, argv[3], &snd) || port > 65535 || rcv > 0x3fffffff || snd > 0x3fffffff)
+    return throw_type(env, "udpOpen(ipv4: uint32, port, rcvBytes, sndBytes)");
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return throw_errno_fp(env, "socket", errno);
-  int b = (int)bytes;
+  int r = (int)rcv, w = (int)snd;
   /* FORCE variants need CAP_NET_ADMIN (the daemon has it); fall back to rmem_max-capped ones. */
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &b, sizeof b) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b, sizeof b);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &b, sizeof b) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b, sizeof b);
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &r, sizeof r) != 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &r, sizeof r);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &w, sizeof w) != 0) setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &w, sizeof w);
   struct sockaddr_in sin;
   memset(&sin, 0, sizeof sin);
   sin.sin_family = AF_INET;

@@ -43,7 +43,7 @@ describe.skipIf(skip)(`HA active-standby with a strongSwan peer${skipLabel(canRu
     const adapter = { spawn: (ns: string, cmd: string, args: readonly string[], opts?: Parameters<typeof spawnIn>[3]) => spawnIn(ns, cmd, args, opts) } as unknown as Topology;
     swan = await startStrongSwan(adapter, topo.ns.gwB, {
       localAddress: HA_ADDR.gwBWan, remoteAddress: HA_ADDR.floatPublic, localTs: ['10.2.0.0/24'], remoteTs: ['10.1.0.0/24'],
-      psk: 'vgw-ha-psk', dpdDelay: 2, stateDir: `/tmp/vgw-netns/strongswan/hasw-gwB`,
+      psk: 'vgw-ha-psk', dpdDelay: 2, stateDir: `/tmp/vgw-netns/strongswan/${topo.ns.gwB}`,
     });
     a0 = await startDaemon(topo, topo.ns.gwA0, cfg, 'gwA-0');
     await waitRole(a0, 'active');

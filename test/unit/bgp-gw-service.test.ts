@@ -135,4 +135,17 @@ describe('GatewayBgp: sessions follow tunnels, learned routes reach kernel + dat
     expect(gw.rec.learned.get('10.9.0.0/16')).toEqual(['to-dev2']);
     expect(gw.rec.kernel.has('10.9.0.0/16')).toBe(true);
   }, 30_000);
+
+  it('max-prefix: past the limit the session is closed with Cease 6/1 and not retried for the backoff', async () => {
+    const up = new Set(['to-big']);
+    const gw = make(config('gwM', 65515, '127.0.0.61', ['10.1.0.0/16'], [{ name: 'big', gw: '192.0.2.7', asn: 65070, peer: '127.0.0.71', prefixes: [] }]), up);
+    const many = Array.from({ length: 150 }, (_, i) => `10.${50 + Math.floor(i / 256)}.${i % 256}.0/24`);
+    const big = make(config('big', 65070, '127.0.0.71', many, [{ name: 'gwM', gw: '192.0.2.1', asn: 65515, peer: '127.0.0.61', prefixes: [] }]), new Set(['to-gwM']));
+    await Promise.all([gw.bgp.start(), big.bgp.start()]);
+    await until('max-prefix cease', () => gw.bgp.peers()[0]?.lastError?.includes('6/1') || gw.bgp.peers()[0]?.lastError?.toLowerCase().includes('prefix'), 10_000)
+      .catch((e) => { throw new Error(`${String(e)} ${JSON.stringify(gw.bgp.peers())}`); });
+    expect(gw.rec.kernel.size).toBe(0); // nothing of the oversized table was applied
+    await new Promise((r) => setTimeout(r, 4000)); // > idle hold (2 s): still down because of the 60 s backoff
+    expect(gw.bgp.peers()[0]?.state).not.toBe(BgpState.Established);
+  }, 30_000);
 });

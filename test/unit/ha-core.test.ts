@@ -21,6 +21,13 @@ describe('HA election', () => {
     { name: 'planned handover received', self: 1, steps: [{ type: 'peer-hello', role: 'active', epoch: 2, index: 0 }, { type: 'handover-received', epoch: 2 }], role: 'active', epoch: 3 },
     { name: 'planned handover sent', self: 0, steps: [{ type: 'init-timeout' }, { type: 'handover-sent' }], role: 'standby', epoch: 1 },
     { name: 'active ignores a lost partner', self: 0, steps: [{ type: 'init-timeout' }, { type: 'peer-lost' }], role: 'active', epoch: 1 },
+    // A hello the partner sent before it saw our handover must not make us take the role back.
+    { name: 'handover sent: a crossing "standby" hello is ignored', self: 0,
+      steps: [{ type: 'init-timeout' }, { type: 'handover-sent' }, { type: 'peer-hello', role: 'standby', epoch: 1, index: 1 }], role: 'standby', epoch: 1 },
+    { name: 'handover sent, then the partner active: normal standby', self: 0,
+      steps: [{ type: 'init-timeout' }, { type: 'handover-sent' }, { type: 'peer-hello', role: 'active', epoch: 2, index: 1 }, { type: 'peer-hello', role: 'active', epoch: 2, index: 1 }], role: 'standby', epoch: 2 },
+    { name: 'handover sent, partner lost before taking over: we take the role back', self: 0,
+      steps: [{ type: 'init-timeout' }, { type: 'handover-sent' }, { type: 'peer-hello', role: 'standby', epoch: 1, index: 1 }, { type: 'peer-lost' }], role: 'active', epoch: 2 },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -30,6 +37,15 @@ describe('HA election', () => {
       expect(e.epoch).toBe(c.epoch);
     });
   }
+  it('an unconfirmed handover (cancelYield): a standby partner makes us active again', () => {
+    const e = new Election(0);
+    e.handle({ type: 'init-timeout' });
+    e.handle({ type: 'handover-sent' });
+    e.handle({ type: 'peer-hello', role: 'standby', epoch: 1, index: 1 });
+    expect(e.role).toBe('standby');
+    e.cancelYield();
+    expect(e.handle({ type: 'peer-hello', role: 'standby', epoch: 1, index: 1 }).become).toBe('active');
+  });
 });
 
 describe('HA messages', () => {

@@ -61,7 +61,10 @@ const SUFFIXES = ['lan', 'wan', 'hostA', 'gwA0', 'gwA1', 'gwB', 'hostB'] as cons
  */
 export async function createHaTopology(prefix: string, opts: { activeActive?: boolean; p2sClient?: boolean; dual?: boolean } = {}): Promise<HaTopology> {
   if (!/^[a-z][a-z0-9]{0,7}$/.test(prefix)) throw new Error(`bad prefix ${prefix}`);
-  const n = (s: string): string => `${prefix}-${s}`;
+  // Per-process tag: two runs of one test at once (a developer and CI) must not share, or
+  // clean up, each other's namespaces.
+  const tag = (process.pid % 1296).toString(36).padStart(2, '0');
+  const n = (s: string): string => `${prefix}${tag}-${s}`;
   const ns = {
     lan: n('lan'), wan: n('wan'), hostA: n('hostA'), gwA0: n('gwA0'), gwA1: n('gwA1'), gwB: n('gwB'), hostB: n('hostB'), client: n('cli'),
     lanB: n('lanB'), gwB1: n('gwB1'),
