@@ -17,5 +17,5 @@ const suitesFailed = report.numFailedTestSuites ?? 0;
 let line = `${passed} passed, ${failed} failed`;
 if (skipped) line += `, ${skipped} skipped`;
 console.log(line);
-if (suitesFailed > 0) console.error(`${suitesFailed} test file(s) failed to run`);
+if (suitesFailed > 0) console.error(`${suitesFailed} test suite(s) failed`);
 if (passed === 0 || failed > 0 || suitesFailed > 0) process.exit(1);

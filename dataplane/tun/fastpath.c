@@ -392,15 +392,22 @@ static void udp_deliver(udp_poller_t* p, uint32_t count, int err) {
   napi_close_handle_scope(env, scope);
 }
 
-/* Up to 4 recvmmsg batches per wakeup, so a busy socket does not starve the TUN side. */
+/* Bounded work per wakeup so a busy socket does not starve the TUN side (and
+ * the packets queued there, pings included): at most 16 datagrams per
+ * recvmmsg (each may be a GRO super-datagram of up to 64 segments) and no new
+ * recvmmsg once 512 packets were delivered in this wakeup. */
+#define UDP_RECV_VLEN 16
+#define UDP_WAKEUP_BUDGET 512
 static void udp_on_readable(uv_poll_t* handle, int status, int events) {
   udp_poller_t* p = (udp_poller_t*)handle->data;
   if (status < 0) {
     udp_deliver(p, 0, -status);
     return;
   }
-  for (int round = 0; round < 4; round++) {
-    for (uint32_t i = 0; i < p->max_batch; i++) {
+  uint32_t vlen = p->max_batch < UDP_RECV_VLEN ? p->max_batch : UDP_RECV_VLEN;
+  uint32_t budget = 0;
+  for (int round = 0; round < 8 && budget < UDP_WAKEUP_BUDGET; round++) {
+    for (uint32_t i = 0; i < vlen; i++) {
       p->iov[i].iov_base = p->slab + (size_t)i * p->slot_size;
       p->iov[i].iov_len = p->slot_size;
       memset(&p->msgs[i].msg_hdr, 0, sizeof p->msgs[i].msg_hdr);
@@ -411,7 +418,7 @@ static void udp_on_readable(uv_poll_t* handle, int status, int events) {
       p->msgs[i].msg_hdr.msg_control = p->ctrl[i].buf;
       p->msgs[i].msg_hdr.msg_controllen = sizeof p->ctrl[i].buf;
     }
-    int n = recvmmsg(p->fd, p->msgs, p->max_batch, MSG_DONTWAIT, NULL);
+    int n = recvmmsg(p->fd, p->msgs, vlen, MSG_DONTWAIT, NULL);
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno != EAGAIN && errno != EWOULDBLOCK) udp_deliver(p, 0, errno);
@@ -447,7 +454,8 @@ static void udp_on_readable(uv_poll_t* handle, int status, int events) {
       } while (at < len && seg > 0);
     }
     udp_deliver(p, e, 0);
-    if ((uint32_t)n < p->max_batch) return;
+    budget += e;
+    if ((uint32_t)n < vlen) return;
     if (!find_udp(p->fd)) return; /* closed from the callback */
   }
 }
