@@ -23,6 +23,7 @@ PACKAGES=(
     bird2 frr iperf3
     iproute2 iputils-ping iputils-arping nftables tshark procps kmod
     openssl ca-certificates
+    docker.io docker-compose
 )
 POLICY=/usr/sbin/policy-rc.d
 policy_installed_by_us=0

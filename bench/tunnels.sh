@@ -79,9 +79,6 @@ down_vgwd() { :; }
 # The same daemon with the fast path off (node:crypto, node:dgram, no TUN
 # coalescing): the "before" of bench/PROFILE.md, measured in the same run.
 up_vgwd_nofast() { VGW_FASTPATH=0 VGW_TUN_VNET=0 up_vgwd; }
-# experiment: a byte-limited FIFO (500 kB) on the TUN instead of pfifo_fast (500 packets)
-up_vgwd_codel() { up_vgwd; tc -n $NS_GA qdisc replace dev vgw0 root bfifo limit 500000; tc -n $NS_GB qdisc replace dev vgw0 root bfifo limit 500000; }
-down_vgwd_codel() { :; }
 down_vgwd_nofast() { :; }
 
 # ---- wireguard-go (ChaCha20-Poly1305, MTU 1420 = wg-quick default) ----
