@@ -37,12 +37,18 @@ RUN set -e; \
     node docker/stage-runtime.mjs /src /opt/vgw
 
 FROM ${NODE_IMAGE} AS runtime
-# The official slim image has neither ip nor ping; the local base image has both.
+# The official slim image has neither ip, ping nor arping (gratuitous ARP on an
+# HA takeover); the local base image has them (arping if the host has it).
 RUN set -e; \
-    if ! command -v ip >/dev/null 2>&1 || ! command -v ping >/dev/null 2>&1; then \
-        apt-get update && apt-get install -y --no-install-recommends iproute2 iputils-ping \
+    missing=""; \
+    command -v ip >/dev/null 2>&1 || missing="$missing iproute2"; \
+    command -v ping >/dev/null 2>&1 || missing="$missing iputils-ping"; \
+    command -v arping >/dev/null 2>&1 || missing="$missing iputils-arping"; \
+    if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then \
+        apt-get update && apt-get install -y --no-install-recommends $missing \
         && rm -rf /var/lib/apt/lists/*; \
     fi; \
+    command -v ip >/dev/null 2>&1 && command -v ping >/dev/null 2>&1; \
     mkdir -p /run/vgw /etc/vgw /usr/local/bin /usr/local/lib/vgw-lab
 COPY --from=build /opt/vgw /opt/vgw
 COPY docker/lab/*.sh /usr/local/lib/vgw-lab/

@@ -42,6 +42,11 @@ rootfs_init "$root"
 # entrypoints, health checks and people poking around with `docker compose exec`.
 rootfs_add_programs "$root" node ip ping sh dash \
     cat ls grep sed sleep date env timeout head tail tr cut mkdir rm ln cp chmod id ps hostname uname wc sort
+# arping: gratuitous ARP when an HA instance takes a floating address (ha/floating-ip.ts);
+# without it neighbours keep the dead instance's MAC until their entry goes stale.
+if command -v arping >/dev/null 2>&1; then rootfs_add_programs "$root" arping
+else echo "local-base-image.sh: no arping on this host (apt-get install iputils-arping): HA takeovers will not announce themselves" >&2
+fi
 # /bin/sh must exist even where the host's sh is a symlink to bash/dash.
 [ -e "$root/usr/bin/sh" ] || ln -s dash "$root/usr/bin/sh"
 # iproute2 data files (rt_tables, protocol names).

@@ -22,6 +22,12 @@
  *
  * A Child SA is alive for `deadAfterMs` after it is first seen (grace for a
  * new or rekeyed SA). A connection with no Child SA is reset to alive.
+ *
+ * Our own stalls do not count as the peer's silence: when a tick comes more
+ * than STALL_TICKS heartbeats late (the process was starved of CPU, or GC),
+ * Node runs this timer before it reads the datagrams that queued up
+ * meanwhile, so every tunnel would look silent at once. Silence is then
+ * counted from the moment we resumed.
  */
 import type { Logger } from 'pino';
 import type { ChildSaCounters } from '../dataplane/backend.js';
@@ -30,6 +36,8 @@ export const LIVENESS_HEARTBEAT_MS = 100;
 export const LIVENESS_DEAD_AFTER_MS = 500;
 /** How long we keep answering a peer's dummies after the last one. */
 const ECHO_HOLD_MS = 2_000;
+/** A tick this many heartbeats after the previous one means we were stalled. */
+export const LIVENESS_STALL_TICKS = 3;
 
 export interface LivenessDataplane {
   counters(id: string): ChildSaCounters | undefined;
@@ -85,7 +93,10 @@ export class TunnelLiveness {
   private readonly deadAfterMs: number;
   private readonly now: () => number;
   private timer: NodeJS.Timeout | undefined;
-  readonly stats = { dummiesSent: 0, deaths: 0, revivals: 0 };
+  private lastTickMs = 0;
+  /** When we last resumed from a stall of our own; silence before it is not the peer's. */
+  private resumedAtMs = 0;
+  readonly stats = { dummiesSent: 0, deaths: 0, revivals: 0, stalls: 0 };
 
   constructor(private readonly o: TunnelLivenessOptions) {
     this.watched = new Set(o.watched);
@@ -113,6 +124,12 @@ export class TunnelLiveness {
   /** One heartbeat period (the timer calls it; tests call it directly). */
   tick(): void {
     const now = this.now();
+    if (this.lastTickMs !== 0 && now - this.lastTickMs > this.heartbeatMs * LIVENESS_STALL_TICKS) {
+      this.resumedAtMs = now;
+      this.stats.stalls++;
+      this.o.log?.debug({ stalledMs: now - this.lastTickMs }, 'tunnel liveness: this process stalled; silence counted from now');
+    }
+    this.lastTickMs = now;
     const seen = new Set<string>();
     for (const conn of this.o.connections) {
       const st = this.state.get(conn);
@@ -147,7 +164,7 @@ export class TunnelLiveness {
         if (!st.live) this.set(conn, st, true, now, 0, 'no Child SA any more');
         continue;
       }
-      const sign = Math.max(lastIn, newest);
+      const sign = Math.max(lastIn, newest, this.resumedAtMs);
       const silent = now - sign;
       const live = silent < this.deadAfterMs;
       if (live !== st.live) this.set(conn, st, live, now, lastIn ? now - lastIn : silent, live ? 'ESP received again' : `no ESP for ${silent} ms`);
