@@ -13,6 +13,9 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { decodeFrameBody, encodeFrame, FrameReader, HA_PORT, type HaMessage } from './messages.js';
 
+/** A poll this many periods late means this process was stalled. */
+const STALL_POLLS = 3;
+
 export type LinkDownReason = 'closed' | 'silent';
 
 export interface HaLinkOptions {
@@ -38,8 +41,10 @@ export class HaLink {
   private dialing: net.Socket | undefined;
   private timer: NodeJS.Timeout | undefined;
   private lastRxMs = 0;
+  private lastPollMs = 0;
+  private resumedAtMs = 0;
   private closed = false;
-  readonly stats = { framesIn: 0, framesOut: 0, badFrames: 0, ups: 0, downs: 0 };
+  readonly stats = { framesIn: 0, framesOut: 0, badFrames: 0, ups: 0, downs: 0, stalls: 0 };
   private readonly now: () => number;
 
   constructor(private readonly o: HaLinkOptions) {
@@ -47,6 +52,13 @@ export class HaLink {
   }
 
   get up(): boolean { return this.sock !== undefined; }
+
+  private get pollEveryMs(): number {
+    return Math.min(DIAL_EVERY_MS, Math.max(10, Math.floor(this.o.deadAfterMs / 4)));
+  }
+
+  /** Timer callback, exposed for tests with a fake clock. */
+  pollNow(): void { this.poll(); }
 
   async start(): Promise<void> {
     const server = net.createServer((s) => this.accept(s));
@@ -59,7 +71,7 @@ export class HaLink {
         resolve();
       });
     });
-    this.timer = setInterval(() => this.poll(), Math.min(DIAL_EVERY_MS, Math.max(10, Math.floor(this.o.deadAfterMs / 4))));
+    this.timer = setInterval(() => this.poll(), this.pollEveryMs);
     this.poll();
   }
 
@@ -86,8 +98,16 @@ export class HaLink {
 
   private poll(): void {
     if (this.closed) return;
+    const now = this.now();
+    // Our own stall (CPU starvation, GC) is not the partner's silence: timers
+    // run before pending socket reads, so count silence from when we resumed.
+    if (this.lastPollMs !== 0 && now - this.lastPollMs > this.pollEveryMs * STALL_POLLS) {
+      this.resumedAtMs = now;
+      this.stats.stalls++;
+    }
+    this.lastPollMs = now;
     if (this.sock) {
-      if (this.now() - this.lastRxMs > this.o.deadAfterMs) this.drop(this.sock, 'silent');
+      if (now - Math.max(this.lastRxMs, this.resumedAtMs) > this.o.deadAfterMs) this.drop(this.sock, 'silent');
       return;
     }
     if (this.o.selfIndex === 0 && !this.dialing) this.dial();
