@@ -29,7 +29,7 @@ import type { HaPlan } from '../daemon/config-ha.js';
 import type { ConnectionSpec } from '../ike/connection.js';
 import { IkeManager } from '../ike/manager.js';
 import type { IkeSa } from '../ike/ike-sa.js';
-import { EspDataplane, type EspTransportLike } from '../dataplane/forwarder.js';
+import { EspDataplane, type EspRawHandler, type EspTransportLike } from '../dataplane/forwarder.js';
 import type { PacketDevice } from '../dataplane/tun.js';
 import { UdpTransport } from '../dataplane/udp-transport.js';
 import type { UdpEndpoint } from '../dataplane/backend.js';
@@ -54,8 +54,20 @@ const HANDOVER_ACK_TIMEOUT_MS = 3_000;
 class SwitchableTransport implements EspTransportLike {
   current: UdpTransport | undefined;
   espHandler: ((pkt: Buffer, remote: UdpEndpoint) => void) | undefined;
+  /** The forwarder's allocation-free receive path, handed on to each new transport. */
+  raw: { handler: EspRawHandler; onBatchEnd: (() => void) | undefined } | undefined;
   sendEsp(b: Buffer, off: number, len: number, remote: UdpEndpoint): void { this.current?.sendEsp(b, off, len, remote); }
+  sendEspBorrowed(b: Buffer, off: number, len: number, remote: UdpEndpoint): void {
+    const t = this.current;
+    if (!t) return;
+    if (t.sendEspBorrowed) t.sendEspBorrowed(b, off, len, remote); else t.sendEsp(b, off, len, remote);
+  }
+  flush(): void { this.current?.flush?.(); }
   setEspHandler(h: (pkt: Buffer, remote: UdpEndpoint) => void): void { this.espHandler = h; }
+  setEspRawHandler(handler: EspRawHandler, onBatchEnd?: () => void): void {
+    this.raw = { handler, onBatchEnd };
+    this.current?.setEspRawHandler?.(handler, onBatchEnd);
+  }
   sendIke(msg: Buffer, remote: UdpEndpoint, localPort: number): void { this.current?.sendIke(msg, remote, localPort); }
 }
 
@@ -445,6 +457,8 @@ export class HaNode {
     });
     const h = this.transport.espHandler;
     if (h) t.setEspHandler(h);
+    const raw = this.transport.raw;
+    if (raw) t.setEspRawHandler?.(raw.handler, raw.onBatchEnd);
     // The address was just added: retry briefly while the kernel makes it usable.
     for (let i = 0; ; i++) {
       try { await t.start(); break; } catch (err) {
