@@ -200,7 +200,13 @@ holder() {  # FLOATING_ADDR CANDIDATE...: the candidate with the address on an i
     done
     return 1
 }
-vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1) || { fail "no vnet2 instance holds 192.0.2.3"; vnet2_active=vnet2-gw-0; }
+# The pair may still be settling its election: give it a few seconds.
+vnet2_active=""
+for _ in $(seq 1 30); do
+    vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1) && break
+    sleep 0.5
+done
+[ -n "$vnet2_active" ] || { fail "no vnet2 instance holds 192.0.2.3"; vnet2_active=vnet2-gw-0; }
 check_path "V2V" vnet2-vm 10.1.0.4 "$vnet2_active" vnet2-to-vnet1
 check_path "V2V back" vnet1-vm 10.3.0.4 "$vnet2_active" vnet2-to-vnet1
 

@@ -43,6 +43,12 @@ export interface ChildSaInstall {
   tsRemote: Ipv4Range[];
   /** Sequence number to start the outbound SA at (HA takeover jumps ahead). Default 1. */
   outboundSeqStart?: bigint;
+  /**
+   * false: install inbound now but keep sending on the older SA until the peer
+   * sends on this one (or activateOutbound is called). A rekey responder uses
+   * it, since the initiator installs the new SA only when our answer arrives.
+   */
+  outboundActive?: boolean;
 }
 
 export interface ChildSaCounters {
@@ -68,6 +74,8 @@ export interface IpsecBackend {
   /** Remove a Child SA (both directions). Unknown ids are ignored. */
   removeChildSa(id: string): void;
   counters(id: string): ChildSaCounters | undefined;
+  /** Starts sending on a Child SA installed with outboundActive: false. */
+  activateOutbound?(id: string): void;
   /**
    * Called for outbound packets that match a connection's configured remote
    * prefixes but no installed SA (an "acquire"): IKE may initiate.

@@ -152,6 +152,8 @@ interface ChildSaEntry {
   readonly remoteKey: string;
   /** Multipath: the tunnel is declared dead (setConnectionLive); skipped while another equal tunnel is alive. */
   pathDown: boolean;
+  /** Outbound not used yet (rekey responder): promoted on the first authenticated inbound packet. */
+  deferredOut: boolean;
 }
 
 function countDrop(drops: Map<string, number>, reason: string): void {
@@ -244,11 +246,13 @@ export class EspDataplane implements IpsecBackend {
       pathHash: stringHash(sa.connection),
       remoteKey: sa.tsRemote.map((r) => `${r.start}-${r.end}`).sort().join(','),
       pathDown: this.downConnections.has(sa.connection),
+      deferredOut: sa.outboundActive === false,
     };
     this.removeChildSa(sa.id);
     this.byId.set(entry.id, entry);
     this.bySpi.set(inbound.spi, entry);
-    this.outboundList = [...this.outboundList, entry];
+    // Newest last wins the outbound lookup; a deferred SA waits at the front.
+    this.outboundList = entry.deferredOut ? [entry, ...this.outboundList] : [...this.outboundList, entry];
     this.refreshMultipath();
     this.log?.info(
       { id: sa.id, connection: sa.connection, spiIn: hex(inbound.spi), spiOut: hex(outbound.spi), peer: sa.peer, innerMtu },
@@ -425,6 +429,22 @@ export class EspDataplane implements IpsecBackend {
     entry.outBytes += length;
   }
 
+  /**
+   * Starts sending on a Child SA installed with `outboundActive: false`: the
+   * peer has shown it holds the SA (it sent on it), or IKE says so.
+   */
+  activateOutbound(id: string): void {
+    const entry = this.byId.get(id);
+    if (entry?.deferredOut) this.promoteOutbound(entry);
+  }
+
+  private promoteOutbound(entry: ChildSaEntry): void {
+    entry.deferredOut = false;
+    this.outboundList = [...this.outboundList.filter((e) => e !== entry), entry];
+    this.refreshMultipath();
+    this.log?.debug({ id: entry.id }, 'outbound switched to the new Child SA');
+  }
+
   /** Most specific tsRemote match wins; among equals, the newest SA (make-before-break). */
   private lookupOutbound(src: number, dst: number, pkt?: Buffer, off = 0): ChildSaEntry | undefined {
     let best: ChildSaEntry | undefined;
@@ -559,6 +579,7 @@ export class EspDataplane implements IpsecBackend {
       return;
     }
     entry.lastInboundMs = this.now();
+    if (entry.deferredOut) this.promoteOutbound(entry);
     if (r.nextHeader === NEXT_HEADER_NONE) {
       countDrop(entry.drops, 'dummy'); // RFC 4303 §2.6: discard silently
       return;

@@ -177,6 +177,7 @@ export class ReplicatingBackend implements IpsecBackend {
   }
 
   counters(id: string): ChildSaCounters | undefined { return this.inner.counters(id); }
+  activateOutbound(id: string): void { this.inner.activateOutbound?.(id); }
 
   /** [id, next outbound seq] for every installed Child SA. */
   seqs(): Array<[string, string]> {

@@ -56,6 +56,7 @@ export interface KeyContext {
 /** Creates the ChildSa record, hands the keys to the dataplane and attaches it to the IKE SA. */
 export function installChild(
   sa: IkeSa, suite: EspSuite, spiIn: number, spiOut: number, tsLocal: Ipv4Range[], tsRemote: Ipv4Range[], k: KeyContext,
+  opts: { deferOutbound?: boolean } = {},
 ): ChildSa {
   const now = sa.host.now();
   const child: ChildSa = {
@@ -67,6 +68,7 @@ export function installChild(
   let installRemote = narrow(tsRemote, sa.conn.remotePrefixes);
   if (installRemote.length === 0) installRemote = tsRemote;
   const install = buildInstall(child, { prf: sa.suite.prf, skD: sa.keys.skD, ...k }, sa.conn.name, sa.remote, sa.localPort, installRemote);
+  if (opts.deferOutbound) install.outboundActive = false;
   sa.host.backend.installChildSa(install);
   sa.children.set(child.id, child);
   sa.log.info({

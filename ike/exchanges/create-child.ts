@@ -233,8 +233,10 @@ export function respondCreateChild(sa: IkeSa, msg: IkeMessage): Payload[] {
     secret = dh.computeSharedSecret(ke.data);
   }
   const c = negotiateChildResponder(sa, msg, ke?.group);
+  // As rekey responder keep sending on the old SA until the initiator has the
+  // new one (it installs it when our answer arrives): no packet lost in between.
   const fresh = installChild(sa, c.suite, c.spiIn, c.spiOut, c.tsLocal, c.tsRemote,
-    { ni, nr, weInitiated: false, ...(secret ? { sharedSecret: secret } : {}) });
+    { ni, nr, weInitiated: false, ...(secret ? { sharedSecret: secret } : {}) }, { deferOutbound: old !== undefined });
   if (old) {
     // If we are rekeying `old` ourselves, our response handler compares nonces.
     old.state = ChildState.Rekeyed;

@@ -65,6 +65,8 @@ export function respondInformational(sa: IkeSa, msg: IkeMessage): Payload[] {
       if (!child) continue;
       // If we are deleting it too, both deletes cross; answer with nothing for it (§1.4.1).
       if (child.state !== ChildState.Deleting) ourSpis.push(spiBuf(child.spiIn));
+      // The rekey initiator deletes the old SA once it uses the new one.
+      if (child.replacedBy) sa.host.backend.activateOutbound?.(child.replacedBy);
       removeFromBackend(sa.host.backend, child);
       sa.children.delete(child.id);
       sa.log.info({ child: child.id, spiIn: spiHex(child.spiIn), spiOut: spiHex(v) }, 'CHILD_SA deleted by peer');

@@ -229,6 +229,33 @@ describe('EspDataplane back to back', () => {
     expect(p.tunA.written).toHaveLength(1);
   });
 
+  it('a rekey responder keeps sending on the old SA until the peer uses the new one (outboundActive: false)', () => {
+    const p = makePair();
+    const old = p.install('old');
+    const ab = gcmKeys(0xd0000001);
+    const ba = gcmKeys(0xd0000002);
+    const base = { connection: 'net', localPort: 4500 };
+    // B answered the rekey: inbound live, outbound deferred.
+    p.b.installChildSa({ ...base, id: 'new', inbound: ab, outbound: ba, peer: GW_A, tsLocal: [NET_B], tsRemote: [NET_A], outboundActive: false });
+    p.tunB.inject(icmpEcho('10.2.0.2', '10.1.0.2', 1));
+    expect(p.linkB.sent.at(-1)!.pkt.readUInt32BE(0)).toBe(old.bToA);
+    expect(p.tunA.written).toHaveLength(1); // A does not have the new SA yet: nothing lost
+    // A gets the answer, installs the new SA and sends on it; B switches over.
+    p.a.installChildSa({ ...base, id: 'new', inbound: ba, outbound: ab, peer: GW_B, tsLocal: [NET_A], tsRemote: [NET_B] });
+    p.tunA.inject(icmpEcho('10.1.0.2', '10.2.0.2', 2));
+    expect(p.linkA.sent.at(-1)!.pkt.readUInt32BE(0)).toBe(0xd0000001);
+    p.tunB.inject(icmpEcho('10.2.0.2', '10.1.0.2', 3));
+    expect(p.linkB.sent.at(-1)!.pkt.readUInt32BE(0)).toBe(0xd0000002);
+    expect(p.tunA.written).toHaveLength(2);
+    // activateOutbound does the same when IKE learns it first.
+    p.b.installChildSa({ ...base, id: 'newer', inbound: gcmKeys(0xd0000003), outbound: gcmKeys(0xd0000004), peer: GW_A, tsLocal: [NET_B], tsRemote: [NET_A], outboundActive: false });
+    p.tunB.inject(icmpEcho('10.2.0.2', '10.1.0.2', 4));
+    expect(p.linkB.sent.at(-1)!.pkt.readUInt32BE(0)).toBe(0xd0000002);
+    p.b.activateOutbound('newer');
+    p.tunB.inject(icmpEcho('10.2.0.2', '10.1.0.2', 5));
+    expect(p.linkB.sent.at(-1)!.pkt.readUInt32BE(0)).toBe(0xd0000004);
+  });
+
   it('calls onAcquire for traffic matching a configured connection without an SA, rate-limited', () => {
     let now = 10_000;
     const tun = new InMemoryTun();

@@ -91,6 +91,12 @@ export async function startVgwd(topo: Topology, ns: string, g: GatewaySpec, extr
     if (proc.hasExited()) throw new Error(`vgwd in ${ns} exited early:\n${proc.output().slice(-3000)}`);
     try { await controlRequest(socket, 'status', undefined, 1000); return true; } catch { return false; }
   }, 15_000, 200, `vgwd in ${ns} to open its control socket`);
+  // The control socket opens before the IKE/ESP sockets are bound: wait for those too,
+  // or a peer's first IKE_SA_INIT can meet a closed port and wait for its retransmit.
+  await waitFor(() => {
+    if (proc.hasExited()) throw new Error(`vgwd in ${ns} exited early:\n${proc.output().slice(-3000)}`);
+    return /"msg":"gateway started/.test(handle.log());
+  }, 15_000, 100, `vgwd in ${ns} to start its gateway`);
   return handle;
 }
 
