@@ -41,102 +41,19 @@ started_dockerd_pid=""
 imported_base=""
 lab_up=0
 
-say() { echo "== $*"; }
-ok() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
-
-# wait_until TIMEOUT_S DESCRIPTION COMMAND...: poll every 0.5 s.
-wait_until() {
-    local timeout=$1 what=$2 deadline
-    shift 2
-    deadline=$(( $(date +%s) + timeout ))
-    while ! "$@" >/dev/null 2>&1; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            echo "timeout after ${timeout}s: $what" >&2
-            return 1
-        fi
-        sleep 0.5
-    done
-}
-
-# ---- 1. docker ----
-ensure_docker() {
-    if ! command -v docker >/dev/null 2>&1 \
-        || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            say "installing docker.io docker-compose"
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose >"$work/apt.log" 2>&1 \
-                || { cat "$work/apt.log"; echo "docker-lab-aa.sh: apt-get install failed" >&2; return 1; }
-        else
-            echo "docker-lab-aa.sh: docker / compose missing and cannot install them (need root + apt-get)" >&2
-            return 1
-        fi
-    fi
-    if docker info >/dev/null 2>&1; then return 0; fi
-    [ "$(id -u)" = 0 ] || { echo "docker-lab-aa.sh: dockerd is not running and we are not root" >&2; return 1; }
-    say "starting dockerd"
-    # No iptables/NAT/forwarding changes on the host: every lab network is internal.
-    dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-        >"$work/dockerd.log" 2>&1 &
-    started_dockerd_pid=$!
-    wait_until 60 "dockerd ready" docker info || { tail -20 "$work/dockerd.log"; return 1; }
-}
-
-pick_compose() {
-    if [ -n "${VGW_COMPOSE:-}" ]; then COMPOSE=$VGW_COMPOSE
-    elif docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
-    else COMPOSE="docker-compose"
-    fi
-    say "compose: $COMPOSE ($($COMPOSE version --short 2>/dev/null || $COMPOSE version | head -1))"
-}
+LAB_NAME=docker-lab-aa
+# shellcheck source=lib/docker-lab-common.sh
+. .ci/lib/docker-lab-common.sh
 compose() { $COMPOSE -p "$project" -f "$LAB/compose.yaml" "$@"; }
 
-teardown() {
-    local rc=$?
-    if [ "$lab_up" = 1 ] && [ "$keep" = 0 ]; then
-        say "tearing down"
-        compose logs --no-color >"$work/lab.log" 2>&1 || true
-        [ "$failures" -gt 0 ] && { echo "--- lab logs (last 60 lines)"; tail -60 "$work/lab.log"; }
-        compose down -v --remove-orphans --rmi all >/dev/null 2>&1 || compose down -v --remove-orphans || true
-        docker image prune -f --filter label=org.vgw.lab=build >/dev/null 2>&1 || true
-        [ -n "$imported_base" ] && docker rmi "$imported_base" >/dev/null 2>&1 || true
-        local left
-        left=$(docker ps -aq --filter label=com.docker.compose.project="$project"; \
-               docker network ls -q --filter label=com.docker.compose.project="$project")
-        [ -z "$left" ] && ok "nothing left behind (containers, networks)" || fail "left behind: $left"
-    fi
-    if [ -n "$started_dockerd_pid" ] && [ "$keep" = 0 ]; then
-        kill "$started_dockerd_pid" 2>/dev/null && wait "$started_dockerd_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-    [ "$failures" -gt 0 ] && rc=1
-    echo "docker-lab-aa: $([ "$rc" = 0 ] && echo PASS || echo FAIL) ($failures failure(s))"
-    exit "$rc"
-}
-
-ensure_docker || { echo "docker-lab-aa: FAIL (no docker)"; exit 1; }
+require_free_subnets "$LAB/compose.yaml" || exit 1
+ensure_docker || { echo "$LAB_NAME: FAIL (no docker)"; exit 1; }
 pick_compose
-trap teardown EXIT
+trap lab_teardown EXIT
 trap 'exit 130' INT TERM
 
 # ---- 2. base image ----
-if [ -n "${NODE_IMAGE:-}" ]; then
-    say "base image from NODE_IMAGE: $NODE_IMAGE"
-elif [ "$official" = 1 ]; then
-    export NODE_IMAGE=node:20-slim
-    say "base image: $NODE_IMAGE (official, built from source in the image)"
-else
-    if [ ! -f dist/daemon/main.js ] || [ ! -f build/Release/vgw_tun.node ]; then
-        say "building on the host (npm run build) for the local base image"
-        npm run build >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "npm run build"; exit 1; }
-    fi
-    images_before=$(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null)
-    base=$(docker/local-base-image.sh | tail -n 1)
-    [ -n "$base" ] && docker image inspect "$base" >/dev/null 2>&1 || { fail "local base image"; exit 1; }
-    grep -qx "$base" <<<"$images_before" || imported_base=$base
-    export NODE_IMAGE=$base
-    say "base image: $NODE_IMAGE (local, from this host)"
-fi
+choose_base_image
 
 # ---- 3. up: 4 instances, 4 tunnels ----
 gateways=(vnet1-gw-0 vnet1-gw-1 onprem-gw-0 onprem-gw-1)
@@ -178,7 +95,8 @@ installed_from() { vgwq "$1" "routes --learned" "j.filter((r) => r.network === '
 is_established() { [ "$(established "$1")" = "$2" ]; }
 is_installed_from() { [ "$(installed_from "$1" "$2")" = "$3" ]; }
 egress() { vgwq "$1" status "(j.connections.find((c) => c.name === '$2') || { egressPackets: -1 }).egressPackets"; }
-holds() { docker exec "$1" ip -o -4 addr show 2>/dev/null | grep -q " $2/"; }
+# No `| grep -q` under pipefail: grep quitting early makes the writer fail (SIGPIPE).
+holds() { grep -q " $2/" <<<"$(docker exec "$1" ip -o -4 addr show 2>/dev/null)"; }
 ping_ok() { docker exec "$1" ping -n -c 1 -W 1 "$2"; }
 ping_count() { docker exec "$1" ping -n -q -c "$3" -i 0.2 -W 1 "$2" 2>/dev/null | sed -n 's/.* \([0-9]*\) received.*/\1/p'; }
 

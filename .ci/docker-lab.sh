@@ -35,108 +35,20 @@ started_dockerd_pid=""
 imported_base=""
 lab_up=0
 
-say() { echo "== $*"; }
-ok() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
-skip() { echo "skip - $*"; }
-
-# wait_until TIMEOUT_S DESCRIPTION COMMAND...: poll every 0.5 s.
-wait_until() {
-    local timeout=$1 what=$2 deadline
-    shift 2
-    deadline=$(( $(date +%s) + timeout ))
-    while ! "$@" >/dev/null 2>&1; do
-        if [ "$(date +%s)" -ge "$deadline" ]; then
-            echo "timeout after ${timeout}s: $what" >&2
-            return 1
-        fi
-        sleep 0.5
-    done
-}
-
-# ---- 1. docker ----
-ensure_docker() {
-    if ! command -v dockerd >/dev/null 2>&1 && ! command -v docker >/dev/null 2>&1 \
-        || ! { docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1; }; then
-        if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-            say "installing docker.io docker-compose"
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io docker-compose >"$work/apt.log" 2>&1 \
-                || { cat "$work/apt.log"; echo "docker-lab.sh: apt-get install failed" >&2; return 1; }
-        else
-            echo "docker-lab.sh: docker / compose missing and cannot install them (need root + apt-get)" >&2
-            return 1
-        fi
-    fi
-    if docker info >/dev/null 2>&1; then return 0; fi
-    [ "$(id -u)" = 0 ] || { echo "docker-lab.sh: dockerd is not running and we are not root" >&2; return 1; }
-    say "starting dockerd"
-    # No iptables/NAT/forwarding changes on the host: the lab's networks are
-    # all internal and need only the bridges and veths, which dockerd still makes.
-    dockerd --iptables=false --ip-forward=false --ip-masq=false --bridge=none \
-        >"$work/dockerd.log" 2>&1 &
-    started_dockerd_pid=$!
-    wait_until 60 "dockerd ready" docker info || { tail -20 "$work/dockerd.log"; return 1; }
-}
-
+LAB_NAME=docker-lab
+# shellcheck source=lib/docker-lab-common.sh
+. .ci/lib/docker-lab-common.sh
 compose() { $COMPOSE "$@"; }
 
-pick_compose() {
-    if [ -n "${VGW_COMPOSE:-}" ]; then COMPOSE=$VGW_COMPOSE
-    elif docker compose version >/dev/null 2>&1; then COMPOSE="docker compose"
-    else COMPOSE="docker-compose"
-    fi
-    say "compose: $COMPOSE ($($COMPOSE version --short 2>/dev/null || $COMPOSE version | head -1))"
-}
-
-teardown() {
-    local rc=$?
-    if [ "$lab_up" = 1 ] && [ "$keep" = 0 ]; then
-        say "tearing down"
-        compose logs --no-color >"$work/lab.log" 2>&1 || true
-        [ "$failures" -gt 0 ] && { echo "--- lab logs (last 60 lines)"; tail -60 "$work/lab.log"; }
-        compose down -v --remove-orphans --rmi all >/dev/null 2>&1 || compose down -v --remove-orphans || true
-        docker image prune -f --filter label=org.vgw.lab=build >/dev/null 2>&1 || true
-        [ -n "$imported_base" ] && docker rmi "$imported_base" >/dev/null 2>&1 || true
-        local left
-        left=$(docker ps -aq --filter label=com.docker.compose.project="$project"; \
-               docker network ls -q --filter label=com.docker.compose.project="$project")
-        [ -z "$left" ] && ok "nothing left behind (containers, networks)" || fail "left behind: $left"
-    fi
-    if [ -n "$started_dockerd_pid" ] && [ "$keep" = 0 ]; then
-        kill "$started_dockerd_pid" 2>/dev/null && wait "$started_dockerd_pid" 2>/dev/null
-    fi
-    rm -rf "$work"
-    [ "$failures" -gt 0 ] && rc=1
-    echo "docker-lab: $([ "$rc" = 0 ] && echo PASS || echo FAIL) ($failures failure(s))"
-    exit "$rc"
-}
-
-ensure_docker || { echo "docker-lab: FAIL (no docker)"; exit 1; }
+require_free_subnets compose.yaml || exit 1
+ensure_docker || { echo "$LAB_NAME: FAIL (no docker)"; exit 1; }
 pick_compose
 project=$(basename "$PWD" | tr -cd 'a-z0-9_-')   # Compose's default project name
-trap teardown EXIT
+trap lab_teardown EXIT
 trap 'exit 130' INT TERM
 
 # ---- 2. base image ----
-if [ -n "${NODE_IMAGE:-}" ]; then
-    say "base image from NODE_IMAGE: $NODE_IMAGE"
-elif [ "$official" = 1 ]; then
-    export NODE_IMAGE=node:20-slim
-    say "base image: $NODE_IMAGE (official, built from source in the image)"
-else
-    if [ ! -f dist/daemon/main.js ] || [ ! -f build/Release/vgw_tun.node ]; then
-        say "building on the host (npm run build) for the local base image"
-        npm run build >"$work/build.log" 2>&1 || { tail -30 "$work/build.log"; fail "npm run build"; exit 1; }
-    fi
-    images_before=$(docker images --format '{{.Repository}}:{{.Tag}}' 2>/dev/null)
-    base=$(docker/local-base-image.sh | tail -n 1)
-    [ -n "$base" ] || { fail "local base image"; exit 1; }
-    docker image inspect "$base" >/dev/null 2>&1 || { fail "local base image $base missing"; exit 1; }
-    # Remove it afterwards only if it is new (the tag is a content hash).
-    grep -qx "$base" <<<"$images_before" || imported_base=$base
-    export NODE_IMAGE=$base
-    say "base image: $NODE_IMAGE (local, from this host)"
-fi
+choose_base_image
 
 # ---- 3. up ----
 gateways=(vnet1-gw-0 vnet1-gw-1 onprem-gw vnet2-gw-0 vnet2-gw-1)
@@ -196,21 +108,22 @@ holder() {  # FLOATING_ADDR CANDIDATE...: the candidate with the address on an i
     local addr=$1 c
     shift
     for c in "$@"; do
-        docker exec "$c" ip -o -4 addr show 2>/dev/null | grep -q " $addr/" && { echo "$c"; return 0; }
+        # No `| grep -q` under pipefail: grep quitting early makes the writer fail (SIGPIPE).
+        grep -q " $addr/" <<<"$(docker exec "$c" ip -o -4 addr show 2>/dev/null)" && { echo "$c"; return 0; }
     done
     return 1
 }
 # The pair may still be settling its election: give it a few seconds.
 vnet2_active=""
 for _ in $(seq 1 30); do
-    vnet2_active=$(holder 192.0.2.3 vnet2-gw-0 vnet2-gw-1) && break
+    vnet2_active=$(holder 198.51.100.3 vnet2-gw-0 vnet2-gw-1) && break
     sleep 0.5
 done
-[ -n "$vnet2_active" ] || { fail "no vnet2 instance holds 192.0.2.3"; vnet2_active=vnet2-gw-0; }
+[ -n "$vnet2_active" ] || { fail "no vnet2 instance holds 198.51.100.3"; vnet2_active=vnet2-gw-0; }
 check_path "V2V" vnet2-vm 10.1.0.4 "$vnet2_active" vnet2-to-vnet1
 check_path "V2V back" vnet1-vm 10.3.0.4 "$vnet2_active" vnet2-to-vnet1
 
-if ! docker exec p2s-client vgw --help 2>/dev/null | grep -Eq '^ +client( |$)'; then
+if ! grep -Eq '^ +client( |$)' <<<"$(docker exec p2s-client vgw --help 2>/dev/null)"; then
     skip "P2S: this build has no \`vgw client\` yet (point-to-site, issue 5)"
 elif [ ! -f docker/lab/p2s/alice/profile.yaml ] || ! grep -q vpnClientConfiguration docker/lab/vnet1-gw.yaml; then
     skip "P2S: the lab has no point-to-site configuration (docker/lab/p2s/README.md)"
@@ -227,13 +140,13 @@ fi
 say "failover of vnet1-gw"
 # Exactly one instance may answer for the floating address (no split brain).
 holders=""
-for c in vnet1-gw-0 vnet1-gw-1; do holder 192.0.2.1 "$c" >/dev/null && holders="$holders $c"; done
+for c in vnet1-gw-0 vnet1-gw-1; do holder 198.51.100.1 "$c" >/dev/null && holders="$holders $c"; done
 case $holders in
-    " vnet1-gw-0"|" vnet1-gw-1") ok "exactly one vnet1 instance holds 192.0.2.1:$holders" ;;
-    "") fail "no vnet1 instance holds 192.0.2.1"; exit 1 ;;
-    *) fail "split brain: both vnet1 instances hold 192.0.2.1" ;;
+    " vnet1-gw-0"|" vnet1-gw-1") ok "exactly one vnet1 instance holds 198.51.100.1:$holders" ;;
+    "") fail "no vnet1 instance holds 198.51.100.1"; exit 1 ;;
+    *) fail "split brain: both vnet1 instances hold 198.51.100.1" ;;
 esac
-active=$(holder 192.0.2.1 vnet1-gw-0 vnet1-gw-1)
+active=$(holder 198.51.100.1 vnet1-gw-0 vnet1-gw-1)
 standby=$([ "$active" = vnet1-gw-0 ] && echo vnet1-gw-1 || echo vnet1-gw-0)
 mode=$(docker logs "$active" 2>&1 | sed -n 's/.*(floating addresses: \(daemon\)).*/\1/p; s/.*cold standby for.*/lab cold standby/p' | head -1)
 echo "active $active, standby $standby, HA by: ${mode:-?}"
@@ -250,7 +163,7 @@ if wait_until 90 "traffic through $standby" ping_ok onprem-host 10.1.0.4; then
 else
     fail "traffic did not recover within 90 s after killing $active"
 fi
-[ "$(holder 192.0.2.1 "$standby")" = "$standby" ] && ok "$standby now holds 192.0.2.1" || fail "$standby does not hold 192.0.2.1"
+[ "$(holder 198.51.100.1 "$standby")" = "$standby" ] && ok "$standby now holds 198.51.100.1" || fail "$standby does not hold 198.51.100.1"
 check_path "S2S after failover" onprem-host 10.1.0.4 onprem-gw onprem-to-vnet1
 check_path "V2V after failover" vnet2-vm 10.1.0.4 "$standby" vnet1-to-vnet2
 
@@ -262,10 +175,10 @@ else
     fail "$active did not become healthy again"
 fi
 sleep 3
-if holder 192.0.2.1 "$active" >/dev/null; then
-    fail "$active took 192.0.2.1 back (it must rejoin as standby)"
+if holder 198.51.100.1 "$active" >/dev/null; then
+    fail "$active took 198.51.100.1 back (it must rejoin as standby)"
 else
-    ok "$active rejoined as standby; $standby keeps 192.0.2.1"
+    ok "$active rejoined as standby; $standby keeps 198.51.100.1"
 fi
 got=$(ping_count onprem-host 10.1.0.4 10)
 [ "${got:-0}" -ge 9 ] && ok "S2S after rejoin: $got/10" || fail "S2S after rejoin: ${got:-0}/10"

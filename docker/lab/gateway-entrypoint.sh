@@ -2,7 +2,7 @@
 # Entrypoint of the gateway containers: starts vgwd with the given arguments
 # (--config FILE [--instance NAME] ...).
 #
-# Floating addresses (VGW_LAB_FLOATING="192.0.2.1/24 10.1.0.1/16"): an HA
+# Floating addresses (VGW_LAB_FLOATING="198.51.100.1/24 10.1.0.1/16"): an HA
 # gateway's public IP and VNet next hop follow the active instance. When vgwd
 # manages them itself (HA, issue 3: detected by `vgw failover` existing, or
 # forced with VGW_LAB_HA=daemon) both instances simply run vgwd. Until then
